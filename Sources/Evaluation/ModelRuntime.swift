@@ -20,7 +20,8 @@ public final class ModelRuntime: @unchecked Sendable {
     ) async throws {
         accounting = Accounting(prices: PriceTable(prices.mapValues { (input: $0.inputPerMillion, output: $0.outputPerMillion) }))
         cache = try cacheDirectory.map { try ResponseCache(path: $0.appendingPathComponent("cache.sqlite").path) }
-        var localServer: LocalModelServer?
+        // One llama.cpp server per embedded model, started on first use.
+        var localServers: [String: LocalModelServer] = [:]
         var built: [LocalModelServer] = []
         func provider(_ settings: ModelSettings) async throws -> any ChatProvider {
             let defaults = ModelSettings.defaultEndpoint(for: settings.provider)
@@ -28,15 +29,20 @@ public final class ModelRuntime: @unchecked Sendable {
             let keyVariable = settings.apiKeyEnv ?? defaults.keyVariable
             switch settings.provider {
             case .local where settings.baseURL == nil:
-                if localServer == nil {
+                let server: LocalModelServer
+                if let running = localServers[settings.name] {
+                    server = running
+                } else {
                     status?("starting the local model server (\(settings.name))…")
-                    let server = try await LocalModelServer.start(
-                        LocalModelInstallation(), logFile: cacheDirectory?.appendingPathComponent("local-server.log"))
-                    localServer = server
+                    let model = LocalModel.named(settings.name)
+                    let log = model == .task ? "local-server.log" : "local-server-\(model.name).log"
+                    server = try await LocalModelServer.start(
+                        LocalModelInstallation(model: model), logFile: cacheDirectory?.appendingPathComponent(log))
+                    localServers[settings.name] = server
                     built.append(server)
                 }
                 return OpenAICompatibleProvider(
-                    baseURL: localServer!.baseURL, model: settings.name, apiKey: nil, kind: "local",
+                    baseURL: server.baseURL, model: settings.name, apiKey: nil, kind: "local",
                     timeoutSeconds: settings.timeoutSeconds, defaultConcurrency: 1)
             case .local:
                 return OpenAICompatibleProvider(
@@ -60,6 +66,7 @@ public final class ModelRuntime: @unchecked Sendable {
             let taskProvider = try await provider(task)
             let optimizerProvider = try await provider(optimizer)
             let sameEndpoint = task.provider == optimizer.provider && task.baseURL == optimizer.baseURL
+                && (task.baseURL != nil || task.name == optimizer.name)
             let taskLimiter = ConcurrencyLimiter(limit: task.maxConcurrency ?? taskProvider.defaultConcurrency)
             // One server serves both roles: share its limit so they do not oversubscribe it.
             let optimizerLimiter = sameEndpoint && optimizer.maxConcurrency == nil

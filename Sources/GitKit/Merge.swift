@@ -77,3 +77,30 @@ extension Repository {
         return paths.sorted()
     }
 }
+
+extension Repository {
+    /// Three-way merges file contents; nil when the merge has conflicts.
+    /// The corresponding libgit2 function is `git_merge_file`.
+    public func mergeFileContents(ancestor: String, ours: String, theirs: String) throws -> String? {
+        let texts = [ancestor, ours, theirs].map { Array($0.utf8CString) }
+        return try texts[0].withUnsafeBufferPointer { a in
+            try texts[1].withUnsafeBufferPointer { o in
+                try texts[2].withUnsafeBufferPointer { t in
+                    func input(_ buffer: UnsafeBufferPointer<CChar>) throws -> git_merge_file_input {
+                        var value = git_merge_file_input()
+                        try check(git_merge_file_input_init(&value, UInt32(GIT_MERGE_FILE_INPUT_VERSION)), "git_merge_file_input_init")
+                        value.ptr = buffer.baseAddress
+                        value.size = buffer.count - 1
+                        return value
+                    }
+                    var ancestorInput = try input(a), oursInput = try input(o), theirsInput = try input(t)
+                    var result = git_merge_file_result()
+                    try check(git_merge_file(&result, &ancestorInput, &oursInput, &theirsInput, nil), "git_merge_file")
+                    defer { git_merge_file_result_free(&result) }
+                    guard result.automergeable != 0, let pointer = result.ptr else { return nil }
+                    return String(decoding: UnsafeRawBufferPointer(start: pointer, count: result.len), as: UTF8.self)
+                }
+            }
+        }
+    }
+}

@@ -6,20 +6,39 @@ import NIOCore
 import Glibc
 #endif
 
-/// Where the embedded local model lives: the llama.cpp server runtime in a virtual environment and
+/// A model git-grad can run itself: its name in grad.toml and the GGUF file that holds it.
+public struct LocalModel: Sendable, Equatable {
+    public let name: String
+    public let fileName: String
+    public let bytes: UInt64
+    public let sha256: String
+
+    /// The embedded task model (Qwen2.5-Coder-0.5B-Instruct Q4_K_M).
+    public static let task = LocalModel(
+        name: "qwen2.5-coder-0.5b-instruct", fileName: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", bytes: 491_400_064,
+        sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32")
+    /// The embedded optimizer model (Qwen2.5-Coder-1.5B-Instruct Q4_K_M): writes one-line rules from errors.
+    public static let optimizer = LocalModel(
+        name: "qwen2.5-coder-1.5b-instruct", fileName: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", bytes: 1_117_320_768,
+        sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046")
+    public static let all = [task, optimizer]
+
+    /// The embedded model of that name; any other name runs the task model's file under that name.
+    public static func named(_ name: String) -> LocalModel { all.first { $0.name == name } ?? task }
+}
+
+/// Where an embedded local model lives: the llama.cpp server runtime in a virtual environment and
 /// the GGUF weights, both under `$GIT_GRAD_HOME` (default `~/.cache/git-grad`), put there by
 /// `scripts/install-local-model.sh`.
 public struct LocalModelInstallation: Sendable {
-    public static let modelFileName = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-    public static let modelBytes: UInt64 = 491_400_064
-    public static let modelSHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
     public static let installHint = "run scripts/install-local-model.sh (the README's setup command) to install it"
 
     public let home: URL
     public let python: URL
+    public let model: LocalModel
     public let modelFile: URL
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, model: LocalModel = .task) {
         let home: URL
         if let explicit = environment["GIT_GRAD_HOME"], !explicit.isEmpty {
             home = URL(fileURLWithPath: explicit)
@@ -29,9 +48,10 @@ public struct LocalModelInstallation: Sendable {
             home = FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/git-grad")
         }
         self.home = home
+        self.model = model
         python = home.appendingPathComponent("venv/bin/python")
-        modelFile = environment["GIT_GRAD_MODEL_FILE"].map { URL(fileURLWithPath: $0) }
-            ?? home.appendingPathComponent("models/\(Self.modelFileName)")
+        let override = model == .task ? environment["GIT_GRAD_MODEL_FILE"] : nil
+        modelFile = override.map { URL(fileURLWithPath: $0) } ?? home.appendingPathComponent("models/\(model.fileName)")
     }
 
     public var hasRuntime: Bool { FileManager.default.isExecutableFile(atPath: python.path) }
@@ -46,15 +66,15 @@ public struct LocalModelInstallation: Sendable {
             throw LLMError.localModelUnavailable("local model runtime missing (\(python.path)); \(Self.installHint)")
         }
         guard let size = modelSize else {
-            throw LLMError.localModelUnavailable("local model weights missing (\(modelFile.path)); \(Self.installHint)")
+            throw LLMError.localModelUnavailable("local model \(model.name) missing (\(modelFile.path)); \(Self.installHint)")
         }
-        if modelFile.lastPathComponent == Self.modelFileName && size != Self.modelBytes {
+        if modelFile.lastPathComponent == model.fileName && size != model.bytes {
             throw LLMError.localModelUnavailable(
-                "local model file \(modelFile.path) has \(size) bytes, expected \(Self.modelBytes); \(Self.installHint)")
+                "local model file \(modelFile.path) has \(size) bytes, expected \(model.bytes); \(Self.installHint)")
         }
     }
 
-    /// SHA-256 of the model file (reads ~0.5 GB).
+    /// SHA-256 of the model file (reads 0.5 or 1.1 GB).
     public func modelDigest() throws -> String {
         guard let handle = FileHandle(forReadingAtPath: modelFile.path) else {
             throw LLMError.localModelUnavailable("cannot read \(modelFile.path)")

@@ -10,7 +10,7 @@ public enum OptimizerEvent: Sendable, Encodable {
     case progress(name: String, done: Int, total: Int, cacheHits: Int, tokens: Int)
     case stepStarted(step: Int, of: Int)
     case gradient(step: Int, errors: Int, batch: Int, text: String)
-    case candidate(step: Int, variant: Int, branch: String, commit: String, summary: String)
+    case candidate(step: Int, variant: Int, branch: String, commit: String, summary: String, operatorName: String, feedback: String)
     case verdict(step: Int, variant: Int, passed: Bool, text: String, holdoutBefore: Double, holdoutAfter: Double?)
     case merged(step: Int, variant: Int, commit: String, holdoutBefore: Double, holdoutAfter: Double, workingTreeUpdated: Bool)
     case stepSkipped(step: Int, reason: String)
@@ -33,9 +33,10 @@ public enum OptimizerEvent: Sendable, Encodable {
         case .stepStarted(let step, let of): name = "step"; fields = ["step": .init(step), "of": .init(of)]
         case .gradient(let step, let errors, let batch, let text):
             name = "gradient"; fields = ["step": .init(step), "errors": .init(errors), "batch": .init(batch), "text": .init(text)]
-        case .candidate(let step, let variant, let branch, let commit, let summary):
+        case .candidate(let step, let variant, let branch, let commit, let summary, let op, let feedback):
             name = "candidate"
-            fields = ["step": .init(step), "variant": .init(variant), "branch": .init(branch), "commit": .init(commit), "summary": .init(summary)]
+            fields = ["step": .init(step), "variant": .init(variant), "branch": .init(branch), "commit": .init(commit), "summary": .init(summary),
+                      "operator": .init(op), "feedback": .init(feedback)]
         case .verdict(let step, let variant, let passed, let text, let before, let after):
             name = "verdict"
             fields = ["step": .init(step), "variant": .init(variant), "passed": .init(passed), "verdict": .init(text),
@@ -76,4 +77,22 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var usage: UsageTotals
     public var stoppedBecause: String?
     public var wallSeconds: Double
+    /// Every accepted step: which operator made it and the holdout score before and after.
+    public var acceptedSteps: [AcceptedStep]
+    /// Candidates accepted and rejected, by operator.
+    public var operators: [String: OperatorTally]
+}
+
+public struct AcceptedStep: Sendable, Codable, Equatable {
+    public var step: Int
+    public var variant: Int
+    public var operatorName: String
+    public var holdoutBefore: Double
+    public var holdoutAfter: Double
+}
+
+public struct OperatorTally: Sendable, Codable, Equatable {
+    public var accepted = 0
+    public var rejected = 0
+    public init() {}
 }

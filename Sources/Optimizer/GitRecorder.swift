@@ -22,6 +22,13 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var patience: Int?
     public var taskModel: String
     public var optimizerModel: String
+    /// Absent in manifests written before operators existed: those runs rewrote whole prompts.
+    public var operators: [SearchSettings.Operator]?
+    public var prevalence: SearchSettings.Prevalence?
+    public var collapseShare: Double?
+    public var maxRules: Int?
+    public var maxDemos: Int?
+    public var demoTokens: Int?
 
     public static func reference(_ run: String) -> String { "refs/grad/runs/\(run)" }
 
@@ -40,6 +47,12 @@ public struct RunManifest: Codable, Sendable, Equatable {
         search.maxRecallDrop = maxRecallDrop
         search.redraws = redraws
         search.patience = patience
+        search.operators = operators ?? [.rewrite]
+        search.prevalence = prevalence ?? .off
+        if let collapseShare { search.collapseShare = collapseShare }
+        if let maxRules { search.maxRules = maxRules }
+        if let maxDemos { search.maxDemos = maxDemos }
+        if let demoTokens { search.demoTokens = demoTokens }
         return search
     }
 
@@ -51,6 +64,8 @@ public struct RunManifest: Codable, Sendable, Equatable {
         ]
         if let maxRegressions { parts.append("max-regressions=\(maxRegressions)") }
         if let maxRecallDrop { parts.append("max-recall-drop=\(maxRecallDrop)") }
+        if let operators { parts.append("operators=\(operators.map(\.rawValue).joined(separator: ","))") }
+        if let prevalence { parts.append("prevalence=\(prevalence.rawValue)") }
         return parts.joined(separator: " ")
     }
 }
@@ -139,6 +154,63 @@ public actor GitRecorder {
     public func message(_ commit: ObjectID) throws -> StepMessage { try repository.stepMessage(commit) }
 
     public func parent(of commit: ObjectID) throws -> ObjectID? { try repository.git.commit(commit).parents.first }
+
+    // MARK: Candidates of a run (for the merge operator)
+
+    /// What one verified candidate of a run changed on the holdout set, from its note and its
+    /// parent's note.
+    public struct CandidateResult: Sendable, Equatable {
+        public var commit: ObjectID
+        public var step: Int
+        public var variant: Int
+        /// Holdout ids the candidate answered right where its parent was wrong.
+        public var fixed: Set<String>
+        /// Whether main already contains the candidate (it was accepted).
+        public var inMain: Bool
+    }
+
+    /// The run's verified candidates of steps before `step`, oldest first.
+    public func candidateResults(run: RunID, before step: Int) throws -> [CandidateResult] {
+        let git = repository.git
+        let tip = try repository.mainTip()
+        var results: [CandidateResult] = []
+        for branch in try git.branches(matching: "grad/\(run.value)/*") {
+            guard let parsed = CandidateBranch(parsing: branch.name), parsed.step < step else { continue }
+            let tipMessage = try repository.stepMessage(branch.target)
+            guard tipMessage.value(TrailerKey.kind) == "verdict", let candidate = try git.commit(branch.target).parents.first,
+                  let parent = try git.commit(candidate).parents.first,
+                  let mine = try repository.evaluationNote(candidate)?.split("holdout"),
+                  let before = try repository.evaluationNote(parent)?.split("holdout")
+            else { continue }
+            let wrongBefore = Set(before.examples.filter { !$0.correct }.map(\.id))
+            let fixed = Set(mine.examples.filter { $0.correct && wrongBefore.contains($0.id) }.map(\.id))
+            let inMain = try git.mergeBase(candidate, tip) == candidate
+            results.append(CandidateResult(commit: candidate, step: parsed.step, variant: parsed.variant, fixed: fixed, inMain: inMain))
+        }
+        return results.sorted { ($0.step, $0.variant) < ($1.step, $1.variant) }
+    }
+
+    /// The prompt text of three-way merges (libgit2) of `commits` into main's `tip`, one after the
+    /// other; nil when any merge conflicts. When a chat-structured prompt takes part, all three
+    /// texts are first laid out alike (a system message with a rules section), so rule lines and
+    /// worked-example blocks fall in separate hunks. Only unreferenced scratch objects are written.
+    public func mergedPromptText(of commits: [ObjectID], onto tip: ObjectID, promptPath: String) throws -> String? {
+        let git = repository.git
+        var current = tip
+        var text = try repository.promptText(promptPath, at: tip)
+        for commit in commits {
+            let base = try git.mergeBase(commit, current)
+            guard base != commit else { continue }
+            let texts = [try base.map { try repository.promptText(promptPath, at: $0) } ?? "", text, try repository.promptText(promptPath, at: commit)]
+            let files = texts.map(PromptFile.parse)
+            let laidOut = files.contains(where: \.isChat) ? files.map { $0.withRulesSection().render() } : texts
+            guard let merged = try git.mergeFileContents(ancestor: laidOut[0], ours: laidOut[1], theirs: laidOut[2]) else { return nil }
+            text = merged
+            let tree = try git.updateTree(try git.commit(current).tree, applying: [.upsert(path: promptPath, blob: try git.createBlob(merged))])
+            current = try git.createCommit(message: "git-grad: merge operator (scratch)\n", tree: tree, parents: [current, commit])
+        }
+        return text
+    }
 
     // MARK: Writing steps
 

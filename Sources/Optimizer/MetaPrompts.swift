@@ -11,6 +11,9 @@ public struct MetaPrompts: Sendable, Equatable {
     public var gradientFromCritiques: String
     public var propose: String
     public var rewrite: String
+    /// For the `rules` operator: one-line rules from the errors. Placeholders: `{{examples}}`,
+    /// `{{labels}}`, `{{rules}}`, `{{count}}`, `{{field}}` (the input field's name).
+    public var rules: String
 
     public static let defaults = MetaPrompts(
         gradient: """
@@ -86,6 +89,19 @@ public struct MetaPrompts: Sendable, Equatable {
             <prompt>
             the complete new prompt
             </prompt>
+            """,
+        rules: """
+            A classifier got these examples wrong.
+            {{labels}}
+            {{examples}}
+
+            Rules it already follows:
+            {{rules}}
+
+            Write at most {{count}} new rules that would make it answer these examples correctly. Each
+            rule is one line in the form "If the {{field}} ..., answer <answer>." Name the concrete
+            topic or words that decide the answer, in general terms, not one example. Do not repeat
+            a rule above. Write only the rules, one per line.
             """)
 
     /// The defaults with any file overrides from grad.toml read from `root`.
@@ -101,6 +117,7 @@ public struct MetaPrompts: Sendable, Equatable {
             case "critique": prompts.critique = text
             case "propose": prompts.propose = text
             case "rewrite": prompts.rewrite = text
+            case "rules": prompts.rules = text
             default: break
             }
         }

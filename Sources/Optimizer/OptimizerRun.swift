@@ -16,7 +16,7 @@ public struct OptimizeRequest: Sendable {
     public var seed: Int?
     public var lambda: Double?
     public var maxRegressions: Int?
-    public var maxCalls: Int?
+    public var operators: [SearchSettings.Operator]?
     /// Continue the newest run (or `run`) instead of starting one.
     public var resume = false
     public var run: String?
@@ -65,9 +65,12 @@ public struct OptimizerRun: Sendable {
         let system: PromptTemplate?
         let promptPath: String
         let inputFields: [String]
+        /// Holdout and test rows: never placed in a prompt as worked examples.
+        let excludedIDs: Set<String>
+        let excludedInputs: Set<String>
 
         func pair(_ text: String) -> PromptPair {
-            PromptPair(user: PromptTemplate(text: text, path: promptPath), system: system, inputFields: inputFields)
+            PromptPair(file: text, path: promptPath, system: system, inputFields: inputFields)
         }
     }
 
@@ -82,7 +85,7 @@ public struct OptimizerRun: Sendable {
     enum StepOutcome {
         case alreadyDecided
         case skipped
-        case finished(rejected: Int, merged: Bool)
+        case finished(rejected: Int, merged: Bool, operators: [Int: SearchSettings.Operator], accepted: AcceptedStep?)
     }
 
     public func run(_ request: OptimizeRequest) async throws -> RunSummary {
@@ -104,8 +107,11 @@ public struct OptimizerRun: Sendable {
             PromptTemplate(text: try await recorder.promptText(path, at: startTip), path: path)
         }
         let seedText = try await recorder.promptText(config.task.prompt, at: startTip)
+        if let problem = PromptFile.parse(seedText).problems(path: config.task.prompt, inputFields: config.task.inputFields).first {
+            throw PromptRepoError.format(problem)
+        }
         if let example = holdout.first {
-            _ = try PromptPair(user: PromptTemplate(text: seedText, path: config.task.prompt), system: system, inputFields: config.task.inputFields)
+            _ = try PromptPair(file: seedText, path: config.task.prompt, system: system, inputFields: config.task.inputFields)
                 .messages(for: example)
         }
         let manifest = try await startOrResume(request)
@@ -117,12 +123,14 @@ public struct OptimizerRun: Sendable {
         let context = RunContext(
             request: request, manifest: manifest, search: search, runID: try RunID(manifest.run), train: train, holdout: holdout,
             evaluator: Evaluator(client: runtime.taskClient, scorer: scorer, settings: config.model), system: system,
-            promptPath: config.task.prompt, inputFields: config.task.inputFields)
+            promptPath: config.task.prompt, inputFields: config.task.inputFields,
+            excludedIDs: Set((holdout + test).map(\.id)),
+            excludedInputs: Set((holdout + test).map { DemosOperator.inputKey($0, fields: config.task.inputFields) }))
 
         var summary = RunSummary(
             run: manifest.run, stepsRun: 0, accepted: 0, rejected: 0, skipped: 0, seedHoldout: 0, finalHoldout: 0,
             seedTest: nil, finalTest: nil, seedCommit: startTip.hex, finalCommit: startTip.hex, usage: UsageTotals(),
-            stoppedBecause: nil, wallSeconds: 0)
+            stoppedBecause: nil, wallSeconds: 0, acceptedSteps: [], operators: [:])
         do {
             let seedPrompt = context.pair(seedText)
             var state = RunState(
@@ -142,10 +150,16 @@ public struct OptimizerRun: Sendable {
                 case .skipped:
                     summary.stepsRun += 1
                     summary.skipped += 1
-                case .finished(let rejected, let accepted):
+                case .finished(let rejected, let accepted, let operators, let acceptedStep):
                     summary.stepsRun += 1
                     summary.rejected += rejected
                     summary.accepted += accepted ? 1 : 0
+                    for (variant, op) in operators {
+                        let won = acceptedStep?.variant == variant
+                        summary.operators[op.rawValue, default: OperatorTally()].accepted += won ? 1 : 0
+                        summary.operators[op.rawValue, default: OperatorTally()].rejected += won ? 0 : 1
+                    }
+                    if let acceptedStep { summary.acceptedSteps.append(acceptedStep) }
                     stepsWithoutAcceptance = accepted ? 0 : stepsWithoutAcceptance + 1
                 }
                 if let patience = search.patience, stepsWithoutAcceptance >= patience {
@@ -200,6 +214,8 @@ public struct OptimizerRun: Sendable {
         if let v = request.seed { search.seed = v }
         if let v = request.lambda { search.lambda = v }
         if let v = request.maxRegressions { search.maxRegressions = v }
+        if let v = request.operators { search.operators = v }
+        search.operators = search.operators ?? SearchSettings.defaultOperators(for: config.optimizerModel)
         let runID = try request.run.map { try RunID($0) } ?? RunID.make()
         guard !manifests.contains(where: { $0.run == runID.value }) else {
             throw PromptRepoError.format("run \(runID) already exists; use --resume to continue it")
@@ -209,7 +225,9 @@ public struct OptimizerRun: Sendable {
             selection: search.selection.rawValue, feedback: search.feedback.rawValue, gradient: search.gradient.rawValue,
             labels: search.labels.rawValue, seed: search.seed, lambda: search.lambda, maxRegressions: search.maxRegressions,
             maxRecallDrop: search.maxRecallDrop, redraws: search.redraws, patience: search.patience,
-            taskModel: config.model.name, optimizerModel: config.optimizerModel.name)
+            taskModel: config.model.name, optimizerModel: config.optimizerModel.name, operators: search.operators,
+            prevalence: search.prevalence, collapseShare: search.collapseShare, maxRules: search.maxRules, maxDemos: search.maxDemos,
+            demoTokens: search.demoTokens)
         try await recorder.saveManifest(manifest)
         return manifest
     }
@@ -240,27 +258,24 @@ public struct OptimizerRun: Sendable {
             return .skipped
         }
 
-        // 4-5: gradient and candidates, each committed on its branch before it is verified.
-        let (gradientText, candidates) = try await writeCandidates(step, current: current, batch: batch, recorded: recorded, context: context)
+        // 4-5: candidates from the operators, each committed on its branch before it is verified.
+        let candidates = try await proposeCandidates(step, current: current, batch: batch, recorded: recorded, context: context)
         var commits: [Int: (candidate: ObjectID, verdict: ObjectID?)] = [:]
         for candidate in candidates {
             if let record = recorded[candidate.variant] {
                 commits[candidate.variant] = (record.candidate, record.verdict)
                 continue
             }
-            var body = gradientText
-            if !candidate.restoredPlaceholders.isEmpty {
-                body += "\n\n(git-grad restored placeholders the model dropped: \(candidate.restoredPlaceholders.map { "{{\($0)}}" }.joined(separator: ", ")))"
-            }
             let branch = CandidateBranch(run: context.runID, step: step, variant: candidate.variant)
             let message = StepMessage(
-                subject: candidate.summary, body: body,
+                subject: candidate.summary, body: candidate.feedback,
                 trailers: stepTrailers(step, variant: candidate.variant, kind: "candidate", context: context)
-                    + batchTrailers(batch) + settingsTrailers(context))
+                    + operatorTrailers(candidate) + batchTrailers(batch) + settingsTrailers(context))
             let commit = try await recorder.commitCandidate(
                 branch: branch, parent: state.tip, promptPath: config.task.prompt, text: candidate.text, message: message)
             commits[candidate.variant] = (commit, nil)
-            emit(.candidate(step: step, variant: candidate.variant, branch: branch.name, commit: commit.hex, summary: candidate.summary))
+            emit(.candidate(step: step, variant: candidate.variant, branch: branch.name, commit: commit.hex, summary: candidate.summary,
+                            operatorName: candidate.operatorName.rawValue, feedback: candidate.feedback))
             state.candidatesRecorded += 1
             if let stop = context.request.stopAfterCandidates, state.candidatesRecorded >= stop { throw OptimizerStop.requested }
         }
@@ -310,13 +325,19 @@ public struct OptimizerRun: Sendable {
         let rejected = verdicts.count - (winner == nil ? 0 : 1)
         guard let winner, let verdict = verdicts[winner], let verdictCommit = commits[winner]?.verdict,
               let candidate = candidates.first(where: { $0.variant == winner })
-        else { return .finished(rejected: rejected, merged: false) }
+        else {
+            return .finished(
+                rejected: rejected, merged: false,
+                operators: Dictionary(candidates.map { ($0.variant, $0.operatorName) }, uniquingKeysWith: { first, _ in first }),
+                accepted: nil)
+        }
 
         let usage = await runtime.accounting.totals
         let mergeMessage = StepMessage(
-            subject: "Step \(step): \(candidate.summary)", body: gradientText,
-            trailers: stepTrailers(step, variant: winner, kind: "merge", context: context) + batchTrailers(batch)
-                + verdictTrailers(verdict, accepted: true) + settingsTrailers(context) + usageTrailers(usage, since: usageBefore))
+            subject: "Step \(step): \(candidate.summary)", body: candidate.feedback,
+            trailers: stepTrailers(step, variant: winner, kind: "merge", context: context) + operatorTrailers(candidate)
+                + batchTrailers(batch) + verdictTrailers(verdict, accepted: true) + settingsTrailers(context)
+                + usageTrailers(usage, since: usageBefore))
         let result: (commit: ObjectID, workingTreeUpdated: Bool)
         do {
             result = try await recorder.merge(verdictCommit: verdictCommit, expectedMain: state.tip, message: mergeMessage)
@@ -337,7 +358,12 @@ public struct OptimizerRun: Sendable {
         }
         emit(.merged(step: step, variant: winner, commit: result.commit.hex, holdoutBefore: verdict.baselineScore,
                      holdoutAfter: score(state.baseline), workingTreeUpdated: result.workingTreeUpdated))
-        return .finished(rejected: rejected, merged: true)
+        return .finished(
+            rejected: rejected, merged: true,
+            operators: Dictionary(candidates.map { ($0.variant, $0.operatorName) }, uniquingKeysWith: { first, _ in first }),
+            accepted: AcceptedStep(
+                step: step, variant: winner, operatorName: candidate.operatorName.rawValue, holdoutBefore: verdict.baselineScore,
+                holdoutAfter: score(state.baseline)))
     }
 
     /// A step's minibatch outcomes and the ones selected for feedback.
@@ -364,52 +390,71 @@ public struct OptimizerRun: Sendable {
         return nil
     }
 
-    /// Stages 4-5: the gradient and the candidate prompts. Candidates an interrupted run already
-    /// committed are read back from git (with their gradient); only missing variants are proposed.
-    func writeCandidates(
+    /// Stages 4-5: the candidates of a step, one per variant, each from its scheduled operator.
+    /// Candidates an interrupted run already committed are read back from git; only missing
+    /// variants are proposed. An operator with nothing to propose leaves its variant empty.
+    func proposeCandidates(
         _ step: Int, current: String, batch: Minibatch, recorded: [Int: (candidate: ObjectID, verdict: ObjectID?, message: StepMessage)],
         context: RunContext
-    ) async throws -> (gradient: String, candidates: [CandidatePrompt]) {
+    ) async throws -> [ProposedCandidate] {
         let search = context.search
+        let schedule = OperatorSchedule(operators: search.operators ?? [.rewrite], variants: search.variants)
         let presenter = LabelPresenter(mode: search.labels, labelSet: config.metric.labels, seed: search.seed)
-        let writer = GradientWriter(
-            client: runtime.optimizerClient, metaPrompts: metaPrompts, mode: search.gradient,
-            settings: config.optimizerModel, labelSet: config.metric.labels, inputFields: config.task.inputFields)
         let shownTargets = presenter.shownTargets(for: batch.selected.map(\.example), step: step)
-        let shownExamples = writer.describe(outcomes: batch.selected, shownTargets: shownTargets)
-        let proposer = CandidateProposer(client: runtime.optimizerClient, metaPrompts: metaPrompts, settings: config.optimizerModel)
+        let missing = (1...search.variants).filter { recorded[$0] == nil }
+        let operators = Dictionary(missing.map { ($0, makeOperator(schedule.operatorFor(step: step, variant: $0), context: context)) },
+                                   uniquingKeysWith: { first, _ in first })
 
         var gradient: TextualGradient?
-        if let existing = recorded[1] ?? recorded.values.first {
-            gradient = search.feedback == .none ? nil : TextualGradient(text: existing.message.body, critiques: [])
-        } else if search.feedback != .none {
+        if operators.values.contains(where: \.needsGradient), search.feedback != .none {
+            let writer = GradientWriter(
+                client: runtime.optimizerClient, metaPrompts: metaPrompts, mode: search.gradient,
+                settings: config.optimizerModel, labelSet: config.metric.labels, inputFields: config.task.inputFields)
             emit(.phase(name: "gradient (step \(step))", total: 1))
             gradient = try await writer.gradient(prompt: current, outcomes: batch.selected, shownTargets: shownTargets, step: step)
+            emit(.gradient(step: step, errors: batch.errors, batch: batch.outcomes.count, text: gradient?.text ?? ""))
         }
-        let gradientText = gradient?.text ?? "(no feedback: prompt-only rewrite)"
-        if recorded.isEmpty { emit(.gradient(step: step, errors: batch.errors, batch: batch.outcomes.count, text: gradientText)) }
+        if !missing.isEmpty { emit(.phase(name: "candidates (step \(step))", total: missing.count)) }
 
-        var fresh: [CandidatePrompt] = []
-        if recorded.count < search.variants {
-            emit(.phase(name: "candidates (step \(step))", total: search.variants))
-            fresh = try await proposer.propose(prompt: current, gradient: gradient, examples: shownExamples, variants: search.variants, step: step)
-        }
-        var candidates: [CandidatePrompt] = []
+        var candidates: [ProposedCandidate] = []
         for variant in 1...search.variants {
             if let record = recorded[variant] {
-                candidates.append(CandidatePrompt(
-                    variant: variant, summary: record.message.subject,
-                    text: try await recorder.promptText(config.task.prompt, at: record.candidate), restoredPlaceholders: []))
-            } else if let candidate = fresh.first(where: { $0.variant == variant }) {
+                candidates.append(ProposedCandidate(
+                    variant: variant,
+                    operatorName: record.message.value(TrailerKey.operatorName).flatMap(SearchSettings.Operator.init(rawValue:)) ?? .rewrite,
+                    summary: record.message.subject, text: try await recorder.promptText(config.task.prompt, at: record.candidate),
+                    feedback: record.message.body,
+                    trailers: record.message.trailers.filter { [TrailerKey.demos, TrailerKey.merged].contains($0.key) }))
+                continue
+            }
+            guard let op = operators[variant] else { continue }
+            let input = OperatorInput(
+                step: step, variant: variant, current: current, promptPath: config.task.prompt, batch: batch.outcomes,
+                selected: batch.selected, shownTargets: shownTargets, gradient: gradient, train: context.train,
+                excludedIDs: context.excludedIDs, excludedInputs: context.excludedInputs, inputFields: config.task.inputFields,
+                labels: config.metric.labels, search: search)
+            if let candidate = try await op.propose(input) {
                 candidates.append(candidate)
+            } else {
+                emit(.message("step \(step) v\(variant): the \(op.name.rawValue) operator had nothing to propose"))
             }
         }
-        return (gradientText, candidates)
+        return candidates
+    }
+
+    /// The operator stage for one variant.
+    func makeOperator(_ name: SearchSettings.Operator, context: RunContext) -> any CandidateOperator {
+        switch name {
+        case .rules: return RulesOperator(client: runtime.optimizerClient, metaPrompts: metaPrompts, settings: config.optimizerModel)
+        case .demos: return DemosOperator()
+        case .rewrite: return RewriteOperator(client: runtime.optimizerClient, metaPrompts: metaPrompts, settings: config.optimizerModel)
+        case .merge: return MergeOperator(recorder: recorder, run: context.runID)
+        }
     }
 
     /// Stage 6 for one candidate: regularized verification, or the naive baseline's acceptance.
     func verify(
-        _ candidate: CandidatePrompt, step: Int, current: String, candidates: [CandidatePrompt], state: RunState, context: RunContext
+        _ candidate: ProposedCandidate, step: Int, current: String, candidates: [ProposedCandidate], state: RunState, context: RunContext
     ) async throws -> Verdict {
         let holdout = context.holdout
         let unverified = { (passed: Bool, text: String, score: Double?) in
@@ -434,7 +479,11 @@ public struct OptimizerRun: Sendable {
                 return unverified(false, "rejected: the prompt does not render (\(error))", nil)
             }
         }
-        let verifier = Verifier(evaluator: context.evaluator, rule: PreservationRule(context.search))
+        let verifier = Verifier(
+            evaluator: context.evaluator, rule: PreservationRule(context.search),
+            audit: AuditSettings(
+                mode: context.search.prevalence, labels: config.metric.kind == .choice ? config.metric.labels : [],
+                collapseShare: context.search.collapseShare))
         return try await verifier.verify(
             candidate: context.pair(candidate.text), holdout: holdout, baseline: state.baseline,
             progress: progressReporter(name, total: holdout.count))
@@ -456,8 +505,9 @@ public struct OptimizerRun: Sendable {
         _ verdict: Verdict, step: Int, variant: Int, candidate: ObjectID, usageBefore: UsageTotals, context: RunContext
     ) async throws -> ObjectID {
         let usage = await runtime.accounting.totals
+        let body = ([verdict.text] + (verdict.audit.map { [""] + $0.lines } ?? [])).joined(separator: "\n")
         let message = StepMessage(
-            subject: "Verdict s\(step)v\(variant): \(verdict.passed ? "accepted" : "rejected")", body: verdict.text,
+            subject: "Verdict s\(step)v\(variant): \(verdict.passed ? "accepted" : "rejected")", body: body,
             trailers: stepTrailers(step, variant: variant, kind: "verdict", context: context)
                 + verdictTrailers(verdict, accepted: verdict.passed) + usageTrailers(usage, since: usageBefore))
         let branch = CandidateBranch(run: context.runID, step: step, variant: variant)
@@ -482,6 +532,10 @@ public struct OptimizerRun: Sendable {
         ]
     }
 
+    func operatorTrailers(_ candidate: ProposedCandidate) -> [Trailer] {
+        [Trailer(key: TrailerKey.operatorName, value: candidate.operatorName.rawValue)] + candidate.trailers
+    }
+
     func batchTrailers(_ batch: Minibatch) -> [Trailer] {
         [
             Trailer(key: TrailerKey.errors, value: "\(batch.errors)/\(batch.outcomes.count)"),
@@ -490,12 +544,19 @@ public struct OptimizerRun: Sendable {
     }
 
     func verdictTrailers(_ verdict: Verdict, accepted: Bool) -> [Trailer] {
-        [
+        var trailers = [
             Trailer(key: TrailerKey.scoreHoldout, value: holdoutChange(verdict)),
             Trailer(key: TrailerKey.regressions, value: String(verdict.tally.regressions)),
             Trailer(key: TrailerKey.improvements, value: String(verdict.tally.improvements)),
-            Trailer(key: TrailerKey.verdict, value: accepted ? "accepted" : verdict.text),
         ]
+        if let audit = verdict.audit {
+            trailers += [
+                Trailer(key: TrailerKey.prevalence, value: audit.verdictText),
+                Trailer(key: TrailerKey.balancedAccuracy, value: "\(format(audit.parentBalancedAccuracy)) -> \(format(audit.candidateBalancedAccuracy))"),
+                Trailer(key: TrailerKey.majorityBaseline, value: "\(format(audit.majorityBaseline)) (\(audit.majorityLabel))"),
+            ]
+        }
+        return trailers + [Trailer(key: TrailerKey.verdict, value: accepted ? "accepted" : verdict.text)]
     }
 
     /// `before -> after`, marking a score measured on only part of the holdout set.
@@ -572,9 +633,7 @@ public struct OptimizerRun: Sendable {
         return note
     }
 
-    func score(_ outcomes: [ExampleOutcome]) -> Double {
-        outcomes.isEmpty ? 0 : outcomes.map(\.score.value).reduce(0, +) / Double(outcomes.count)
-    }
+    func score(_ outcomes: [ExampleOutcome]) -> Double { meanScore(outcomes) }
 
     func format(_ value: Double) -> String { String(format: "%.3f", value) }
 

@@ -124,8 +124,9 @@ public struct CandidateProposer: Sendable {
         self.settings = settings
     }
 
+    /// One candidate prompt from the gradient, from its own sample so variants differ.
     /// - Parameter examples: the examples the gradient came from, as the gradient step saw them.
-    public func propose(prompt: String, gradient: TextualGradient?, examples: String = "", variants: Int, step: Int) async throws -> [CandidatePrompt] {
+    public func propose(prompt: String, gradient: TextualGradient?, examples: String = "", variant: Int, step: Int) async throws -> CandidatePrompt? {
         let placeholders = PromptTemplate(text: prompt, path: "").placeholders
         let placeholderList = Array(Set(placeholders)).sorted().map { "{{\($0)}}" }.joined(separator: ", ")
         let request: String
@@ -136,22 +137,13 @@ public struct CandidateProposer: Sendable {
         } else {
             request = MetaPrompts.fill(metaPrompts.rewrite, ["prompt": prompt, "placeholders": placeholderList])
         }
-        return try await withThrowingTaskGroup(of: CandidatePrompt.self) { group in
-            for variant in 1...variants {
-                group.addTask {
-                    // A seed per variant: the samples differ, and a server that honours seeds
-                    // gives the same n candidates again even without the cache.
-                    let sample = step * 1000 + variant
-                    let response = try await client.complete(ChatRequest(
-                        messages: [ChatMessage(.user, request)], temperature: max(settings.temperature, 0.7),
-                        maxTokens: settings.maxTokens, seed: (settings.seed ?? 0) + sample, sampleIndex: sample))
-                    return Self.parse(response.text, variant: variant, requiredPlaceholders: placeholders)
-                }
-            }
-            var candidates: [CandidatePrompt] = []
-            for try await candidate in group { candidates.append(candidate) }
-            return candidates.sorted { $0.variant < $1.variant }
-        }
+        // A seed per variant: the samples differ, and a server that honours seeds gives the same
+        // candidates again even without the cache.
+        let sample = step * 1000 + variant
+        let response = try await client.complete(ChatRequest(
+            messages: [ChatMessage(.user, request)], temperature: max(settings.temperature, 0.7),
+            maxTokens: settings.maxTokens, seed: (settings.seed ?? 0) + sample, sampleIndex: sample))
+        return Self.parse(response.text, variant: variant, requiredPlaceholders: placeholders)
     }
 
     /// Reads `<summary>` and `<prompt>` from the answer, leniently: code fences and missing tags

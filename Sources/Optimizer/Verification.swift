@@ -105,8 +105,37 @@ public struct Verdict: Sendable, Equatable {
     /// Holdout examples not evaluated because the verdict was already decided.
     public var callsSaved: Int
     public var outcomes: [ExampleOutcome]
+    /// The prevalence audit of the verified examples (nil for metrics without classes).
+    public var audit: PrevalenceAudit?
 
     public var complete: Bool { tally.remaining == 0 }
+
+    public init(
+        passed: Bool, text: String, tally: FlipTally, baselineScore: Double, candidateScore: Double?, callsSaved: Int,
+        outcomes: [ExampleOutcome], audit: PrevalenceAudit? = nil
+    ) {
+        self.passed = passed
+        self.text = text
+        self.tally = tally
+        self.baselineScore = baselineScore
+        self.candidateScore = candidateScore
+        self.callsSaved = callsSaved
+        self.outcomes = outcomes
+        self.audit = audit
+    }
+}
+
+/// How the prevalence audit takes part in verification.
+public struct AuditSettings: Sendable, Equatable {
+    public var mode: SearchSettings.Prevalence
+    public var labels: [String]
+    public var collapseShare: Double
+
+    public init(mode: SearchSettings.Prevalence, labels: [String], collapseShare: Double) {
+        self.mode = mode
+        self.labels = labels
+        self.collapseShare = collapseShare
+    }
 }
 
 /// Stage 6: regularized verification of a candidate against the current prompt on the holdout
@@ -115,11 +144,13 @@ public struct Verifier: Sendable {
     public let evaluator: Evaluator
     public let rule: PreservationRule
     public let earlyStop: Bool
+    public let audit: AuditSettings?
 
-    public init(evaluator: Evaluator, rule: PreservationRule, earlyStop: Bool = true) {
+    public init(evaluator: Evaluator, rule: PreservationRule, earlyStop: Bool = true, audit: AuditSettings? = nil) {
         self.evaluator = evaluator
         self.rule = rule
         self.earlyStop = earlyStop
+        self.audit = audit
     }
 
     public func verify(
@@ -140,17 +171,31 @@ public struct Verifier: Sendable {
             })
         var tally = FlipTally(baseline: base)
         for outcome in outcomes { tally.add(candidateCorrect: outcome.correct) }
-        let failure = tally.remaining == 0
+        var failure = tally.remaining == 0
             ? rule.failure(tally)
             : "cannot pass even if every remaining example improved: " + (rule.failure(tally.bestCase()) ?? "")
-        let baselineScore = baseline.isEmpty ? 0 : Double(baseline.filter(\.correct).count) / Double(baseline.count)
-        let candidateScore = outcomes.isEmpty ? 0 : Double(outcomes.filter(\.correct).count) / Double(outcomes.count)
+        // One definition of a split's score everywhere: the mean of the examples' scores (accuracy
+        // for label metrics, the mean grade for judge and command metrics).
+        let baselineScore = meanScore(baseline)
+        let candidateScore = meanScore(outcomes)
+        let audit = self.audit.flatMap { settings in
+            settings.mode == .off ? nil
+                : PrevalenceAudit(parent: baseline, candidate: outcomes, labels: settings.labels, collapseShare: settings.collapseShare)
+        }
+        if failure == nil, self.audit?.mode == .reject, let collapse = audit?.collapse {
+            failure = "prevalence audit: \(collapse)"
+        }
         var text = failure.map { "rejected: \($0)" } ?? "accepted"
         if tally.remaining > 0 {
             text += " (stopped after \(tally.evaluated)/\(holdout.count) holdout examples, \(tally.remaining) calls saved)"
         }
         return Verdict(
             passed: failure == nil, text: text, tally: tally, baselineScore: baselineScore, candidateScore: candidateScore,
-            callsSaved: tally.remaining, outcomes: outcomes)
+            callsSaved: tally.remaining, outcomes: outcomes, audit: audit)
     }
+}
+
+/// The score of a set of outcomes: the mean of their scores (0 for none).
+public func meanScore(_ outcomes: [ExampleOutcome]) -> Double {
+    outcomes.isEmpty ? 0 : outcomes.map(\.score.value).reduce(0, +) / Double(outcomes.count)
 }

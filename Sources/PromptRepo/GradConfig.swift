@@ -18,6 +18,8 @@ public struct ModelSettings: Sendable, Equatable, Codable {
     public var timeoutSeconds: Double
 
     public static let localModelName = "qwen2.5-coder-0.5b-instruct"
+    /// The embedded optimizer model: writes one-line rules from errors far better than the 0.5B.
+    public static let localOptimizerModelName = "qwen2.5-coder-1.5b-instruct"
 
     public init(
         provider: Provider = .local, name: String = ModelSettings.localModelName, baseURL: String? = nil, apiKeyEnv: String? = nil,
@@ -98,6 +100,10 @@ public struct SearchSettings: Sendable, Equatable {
     public enum Feedback: String, Sendable, CaseIterable { case errors, all, none }
     public enum Gradient: String, Sendable, CaseIterable { case oneStep = "one-step", twoStep = "two-step" }
     public enum Labels: String, Sendable, CaseIterable { case correct, shuffled }
+    /// How a candidate is made from the current prompt (see the Optimizer's operators).
+    public enum Operator: String, Sendable, CaseIterable, Codable { case rules, demos, rewrite, merge }
+    /// What the prevalence audit does with a candidate whose gain comes with a class collapse.
+    public enum Prevalence: String, Sendable, CaseIterable, Codable { case reject, flag, off }
 
     public var steps = 3
     public var batchSize = 8
@@ -119,8 +125,26 @@ public struct SearchSettings: Sendable, Equatable {
     public var maxCalls: Int?
     public var maxTokens: Int?
     public var maxCost: Double?
+    /// The operators variants are spread across; nil picks the default for the optimizer model.
+    public var operators: [Operator]?
+    /// Prevalence audit: reject (default), flag only, or off.
+    public var prevalence = Prevalence.reject
+    /// A label predicted for at least this share of the holdout counts as a collapse.
+    public var collapseShare = 0.8
+    /// The `rules` operator keeps at most this many rules.
+    public var maxRules = 8
+    /// The `demos` operator places at most this many worked examples ...
+    public var maxDemos = 10
+    /// ... and at most about this many tokens of them.
+    public var demoTokens = 1200
 
     public init() {}
+
+    /// The operators for an optimizer model: the measured default for the embedded local model
+    /// (which cannot rewrite a whole prompt), a whole-prompt rewrite for any other.
+    public static func defaultOperators(for optimizer: ModelSettings) -> [Operator] {
+        optimizer.provider == .local && optimizer.baseURL == nil ? [.demos, .rules, .merge] : [.rewrite]
+    }
 }
 
 /// Dollar price per million tokens of one model.
@@ -171,6 +195,9 @@ public struct GradConfig: Sendable, Equatable {
         var optimizerModel = model
         optimizerModel.maxTokens = 1024
         optimizerModel.temperature = 0.7
+        if model.provider == .local, model.baseURL == nil, model.name == ModelSettings.localModelName {
+            optimizerModel.name = ModelSettings.localOptimizerModelName
+        }
         if var optimizerReader = try root.subtable("optimizer") {
             optimizerModel = try readModel(&optimizerReader, defaults: optimizerModel)
             try optimizerReader.rejectUnknownKeys()
@@ -198,7 +225,7 @@ public struct GradConfig: Sendable, Equatable {
 
         var metaPrompts: [String: String] = [:]
         if var metaReader = try root.subtable("meta_prompts") {
-            for role in ["gradient", "critique", "propose", "rewrite", "judge"] {
+            for role in ["gradient", "critique", "propose", "rewrite", "rules", "judge"] {
                 if let path = try metaReader.string(role) { metaPrompts[role] = path }
             }
             try metaReader.rejectUnknownKeys()
@@ -333,6 +360,23 @@ public struct GradConfig: Sendable, Equatable {
         search.maxCalls = try positive("max_calls", try reader.int("max_calls"))
         search.maxTokens = try positive("max_tokens", try reader.int("max_tokens"))
         search.maxCost = try reader.double("max_cost")
+        if let names = try reader.strings("operators") {
+            guard !names.isEmpty else { throw reader.fail("operators", "needs at least one of: rules, demos, rewrite, merge") }
+            search.operators = try names.map { name in
+                guard let op = SearchSettings.Operator(rawValue: name) else {
+                    throw reader.fail("operators", "'\(name)' is not an operator; use rules, demos, rewrite or merge")
+                }
+                return op
+            }
+        }
+        search.prevalence = try reader.choice("prevalence", as: SearchSettings.Prevalence.self) ?? search.prevalence
+        if let share = try reader.double("collapse_share") {
+            guard share > 0, share <= 1 else { throw reader.fail("collapse_share", "must be in (0, 1]") }
+            search.collapseShare = share
+        }
+        search.maxRules = try positive("max_rules", try reader.int("max_rules")) ?? search.maxRules
+        search.maxDemos = try positive("max_demos", try reader.int("max_demos")) ?? search.maxDemos
+        search.demoTokens = try positive("demo_tokens", try reader.int("demo_tokens")) ?? search.demoTokens
         return search
     }
 }

@@ -13,6 +13,8 @@ public struct CandidateRecord: Codable, Sendable, Equatable {
     public var verdict: String?
     public var scoreHoldout: String?
     public var scoreTrain: String?
+    /// The operator that made the candidate (nil for candidates recorded before operators).
+    public var operatorName: String?
 
     public var isAccepted: Bool { verdict?.hasPrefix("accepted") == true }
 }
@@ -74,7 +76,8 @@ public struct HistoryReader {
             branch: branch.name, commit: candidateID.hex, variant: branch.variant, subject: tipMessage.subject,
             gradient: tipMessage.body, verdict: verdictMessage?.value(TrailerKey.verdict),
             scoreHoldout: verdictMessage?.value(TrailerKey.scoreHoldout),
-            scoreTrain: verdictMessage?.value(TrailerKey.scoreTrain) ?? tipMessage.value(TrailerKey.scoreTrain))
+            scoreTrain: verdictMessage?.value(TrailerKey.scoreTrain) ?? tipMessage.value(TrailerKey.scoreTrain),
+            operatorName: tipMessage.value(TrailerKey.operatorName))
     }
 
     /// The history reachable from `start` along first parents, newest first, with the steps of
@@ -86,8 +89,10 @@ public struct HistoryReader {
         var entries: [HistoryEntry] = []
         var runsSeen: Set<String> = []
         var stepsOnMain: Set<String> = []
+        var walked: Set<ObjectID> = []
 
         for id in try git.walk(from: start, firstParentOnly: true) {
+            walked.insert(id)
             let commit = try git.commit(id)
             let message = try StepMessage.decode(commit.message)
             let runID = message.value(TrailerKey.run)
@@ -115,7 +120,12 @@ public struct HistoryReader {
 
         // Steps where every candidate was rejected never reach main: add them from their branches.
         var rejectedSteps: [HistoryEntry] = []
-        let runsToShow = includeAllRuns ? Set(allCandidates.keys) : runsSeen
+        // A run shows when it reached this history or started from it (even if nothing was accepted).
+        var runsToShow = includeAllRuns ? Set(allCandidates.keys) : runsSeen
+        for (runID, steps) in allCandidates where !runsToShow.contains(runID) {
+            guard let first = steps.keys.min().flatMap({ steps[$0]?.first }), let id = ObjectID(hex: first.commit) else { continue }
+            if let parent = try git.commit(id).parents.first, walked.contains(parent) { runsToShow.insert(runID) }
+        }
         for (runID, steps) in allCandidates where runsToShow.contains(runID) {
             for (step, candidates) in steps where !stepsOnMain.contains("\(runID)/\(step)") {
                 let tips = try candidates.compactMap { try git.branchTarget($0.branch) }
@@ -123,7 +133,8 @@ public struct HistoryReader {
                 let decided = candidates.allSatisfy { $0.verdict != nil }
                 rejectedSteps.append(HistoryEntry(
                     kind: .noCandidatePassed, commit: tips.first?.hex ?? "", date: date,
-                    subject: decided ? "no candidate passed verification" : "verification pending",
+                    subject: candidates.contains(where: \.isAccepted) ? "accepted, merged outside this history"
+                        : decided ? "no candidate passed verification" : "verification pending",
                     run: runID, step: step, variant: nil, verdict: decided ? "rejected" : nil, scoreHoldout: nil, scoreTrain: nil,
                     gradient: candidates.first?.gradient ?? "", trailers: [:], candidates: candidates))
             }

@@ -224,10 +224,14 @@ extension PromptRepository {
             }
             let text = String(decoding: data, as: UTF8.self)
             // Only input fields: a placeholder for the target would hand the model the answer.
-            for name in placeholderNames(in: text) where !config.task.inputFields.contains(name) {
+            for name in PromptFile.placeholderNames(in: text) where !config.task.inputFields.contains(name) {
                 throw PromptRepoError.configValue(
                     file: path, key: "{{\(name)}}",
                     message: "not an input field; use one of: \(config.task.inputFields.joined(separator: ", ")) (grad.toml [task] input)")
+            }
+            if config.task.promptFiles.contains(path),
+               let problem = PromptFile.parse(text).problems(path: path, inputFields: config.task.inputFields).first {
+                throw PromptRepoError.format(problem)
             }
         }
         if config.metric.kind == .choice {
@@ -239,9 +243,5 @@ extension PromptRepository {
             }
         }
         return result
-    }
-
-    private static func placeholderNames(in text: String) -> [String] {
-        text.matches(of: /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/).map { String($0.1) }
     }
 }

@@ -20,7 +20,16 @@ public enum TrailerKey {
     public static let calls = "Calls"
     public static let tokens = "Tokens"
     public static let reverts = "Reverts"
-    public static let candidate = "Grad-Candidate"
+    /// The operator that made a candidate (`rules`, `demos`, `rewrite`, `merge`).
+    public static let operatorName = "Operator"
+    /// The train row ids placed as worked examples by `demos`.
+    public static let demos = "Demos"
+    /// The candidate commits a `merge` candidate combines.
+    public static let merged = "Merged"
+    /// The prevalence audit's verdict: `ok`, `skipped`, or `collapse: ...`.
+    public static let prevalence = "Prevalence"
+    public static let balancedAccuracy = "Balanced-Accuracy"
+    public static let majorityBaseline = "Majority-Baseline"
 }
 
 /// A commit message in git-grad's format: a one-line subject, the textual gradient as the body,

@@ -38,7 +38,7 @@ struct EvalCommand: AsyncParsableCommand {
         }
         let examples = try loader.parse(data, file: path)
         let prompt = PromptPair(
-            user: PromptTemplate(text: try repository.promptText(config.task.prompt, at: commit), path: config.task.prompt),
+            file: try repository.promptText(config.task.prompt, at: commit), path: config.task.prompt,
             system: try config.task.system.map { PromptTemplate(text: try repository.promptText($0, at: commit), path: $0) },
             inputFields: config.task.inputFields)
 

@@ -63,6 +63,7 @@ struct LogCommand: ParsableCommand {
         case .accepted:
             var head = "\(t.paint(short, .yellow)) \(t.paint("✔ \(stepLabel) accepted", .green))"
             if let variant = entry.variant { head += " v\(variant)" }
+            if let op = entry.trailers[TrailerKey.operatorName] { head += " by \(op)" }
             if let run = entry.run { head += t.paint("  run \(run)", .dim) }
             lines.append(head)
             var scores: [String] = []
@@ -89,7 +90,7 @@ struct LogCommand: ParsableCommand {
         for candidate in entry.candidates {
             let verdict = candidate.verdict ?? "pending"
             let mark = candidate.isAccepted ? t.paint("✔", .green) : (candidate.verdict == nil ? t.paint("…", .yellow) : t.paint("✘", .red))
-            var line = "    \(mark) v\(candidate.variant) \(candidate.branch)  \(verdict)"
+            var line = "    \(mark) v\(candidate.variant)" + (candidate.operatorName.map { " [\($0)]" } ?? "") + " \(candidate.branch)  \(verdict)"
             if let holdout = candidate.scoreHoldout { line += "  holdout \(holdout)" }
             lines.append(line)
             if !candidate.isAccepted { lines.append(t.paint("        \(candidate.subject)", .dim)) }

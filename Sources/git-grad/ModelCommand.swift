@@ -7,30 +7,33 @@ struct ModelCommand: AsyncParsableCommand {
         commandName: "model", abstract: "The embedded local model.", subcommands: [Status.self])
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Say what of the local model is installed.")
+        static let configuration = CommandConfiguration(abstract: "Say what of the embedded models (task and optimizer) is installed.")
 
-        @Flag(help: "Also check the model file's SHA-256 (reads 0.5 GB).")
+        @Flag(help: "Also check each model file's SHA-256 (reads 1.6 GB).")
         var verify = false
 
         func run() async throws {
-            let installation = LocalModelInstallation()
-            print("home:    \(installation.home.path)")
-            print("runtime: \(installation.python.path) — \(installation.hasRuntime ? "installed" : "missing")")
-            if let size = installation.modelSize {
-                print("model:   \(installation.modelFile.path) — \(size) bytes")
-            } else {
-                print("model:   \(installation.modelFile.path) — missing")
+            var missing: [String] = []
+            for (role, model) in [("task", LocalModel.task), ("optimizer", LocalModel.optimizer)] {
+                let installation = LocalModelInstallation(model: model)
+                if role == "task" {
+                    print("home:      \(installation.home.path)")
+                    print("runtime:   \(installation.python.path) — \(installation.hasRuntime ? "installed" : "missing")")
+                }
+                let size = installation.modelSize.map { "\($0) bytes" } ?? "missing"
+                print("\(role):\(String(repeating: " ", count: 10 - role.count))\(model.name) at \(installation.modelFile.path) — \(size)")
+                if verify, installation.modelSize != nil {
+                    let digest = try installation.modelDigest()
+                    print("  sha256:  \(digest) — \(digest == model.sha256 ? "verified" : "MISMATCH")")
+                }
+                do {
+                    try installation.validate()
+                } catch {
+                    missing.append("\(error)")
+                }
             }
-            if verify, installation.modelSize != nil {
-                let digest = try installation.modelDigest()
-                print("sha256:  \(digest) — \(digest == LocalModelInstallation.modelSHA256 ? "verified" : "MISMATCH")")
-            }
-            do {
-                try installation.validate()
-                print("ready: git-grad starts the local server itself when grad.toml names no provider")
-            } catch {
-                throw CommandFailure(message: "\(error)")
-            }
+            guard missing.isEmpty else { throw CommandFailure(message: missing.joined(separator: "; ")) }
+            print("ready: git-grad starts a local server for each model when grad.toml names no provider")
         }
     }
 }

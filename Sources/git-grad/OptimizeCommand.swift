@@ -20,6 +20,8 @@ struct OptimizeCommand: AsyncParsableCommand {
     @Option(help: "Preservation rule: pass when improvements - lambda * regressions > 0.") var lambda: Double?
     @Option(help: "Preservation rule: reject a candidate with more regressions than this.") var maxRegressions: Int?
     @Option(help: "Random seed for minibatches.") var seed: Int?
+    @Option(help: "Comma-separated operators the variants are spread across: rules, demos, rewrite, merge.")
+    var operators: String?
     @Option(help: "Stop after this many model calls (cache hits are free).") var maxCalls: Int?
     @Flag(help: "Continue the newest interrupted run (or --run R) from what git holds.") var resume = false
     @Option(help: "Run id to start or resume.") var run: String?
@@ -33,7 +35,19 @@ struct OptimizeCommand: AsyncParsableCommand {
         for (name, value) in [("--steps", steps), ("--variants", variants), ("--batch-size", batchSize), ("--max-calls", maxCalls)] {
             if let value, value <= 0 { throw ValidationError("\(name) must be positive") }
         }
-        if let lambda, lambda < 0 { throw ValidationError("--lambda must not be negative") }
+        if let lambda, lambda < 0 || !lambda.isFinite { throw ValidationError("--lambda must be a non-negative number") }
+        _ = try parsedOperators()
+    }
+
+    func parsedOperators() throws -> [SearchSettings.Operator]? {
+        try operators.map { list in
+            try list.split(separator: ",").map { name in
+                guard let op = SearchSettings.Operator(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--operators: '\(name)' is not an operator; use rules, demos, rewrite or merge")
+                }
+                return op
+            }
+        }
     }
 
     func run() async throws {
@@ -56,6 +70,7 @@ struct OptimizeCommand: AsyncParsableCommand {
         request.lambda = lambda
         request.maxRegressions = maxRegressions
         request.seed = seed
+        request.operators = try parsedOperators()
         request.resume = resume
         request.run = run
         request.stopAfterCandidates = stopAfterCandidates
@@ -111,9 +126,10 @@ final class EventPrinter: @unchecked Sendable {
             endBar()
             print("  \(errors)/\(batch) wrong in the minibatch; gradient:")
             print(indent(text.trimmingCharacters(in: .whitespacesAndNewlines), by: "    │ "))
-        case .candidate(_, let variant, let branch, let commit, let summary):
+        case .candidate(_, let variant, let branch, let commit, let summary, let op, let feedback):
             endBar()
-            print("  candidate v\(variant) \(t.paint(String(commit.prefix(7)), .yellow)) \(branch): \(summary)")
+            print("  candidate v\(variant) [\(op)] \(t.paint(String(commit.prefix(7)), .yellow)) \(branch): \(summary)")
+            if op == "rules" { print(indent(feedback.trimmingCharacters(in: .whitespacesAndNewlines), by: "    │ ")) }
         case .verdict(_, let variant, let passed, let text, let before, let after):
             endBar()
             let scores = after.map { String(format: "holdout %.3f -> %.3f", before, $0) } ?? "not verified"
@@ -137,9 +153,21 @@ final class EventPrinter: @unchecked Sendable {
             if let seedTest = s.seedTest, let finalTest = s.finalTest {
                 print(String(format: "  test:    seed %.3f -> final %.3f", seedTest, finalTest))
             }
+            for accepted in s.acceptedSteps {
+                print(String(format: "  accepted step %d v%d by %@: holdout %.3f -> %.3f", accepted.step, accepted.variant,
+                             accepted.operatorName, accepted.holdoutBefore, accepted.holdoutAfter))
+            }
+            if !s.operators.isEmpty {
+                print("  candidates by operator: " + s.operators.keys.sorted().map { name in
+                    "\(name) \(s.operators[name]!.accepted) accepted / \(s.operators[name]!.rejected) rejected"
+                }.joined(separator: ", "))
+            }
             print("  main: \(s.seedCommit.prefix(7)) -> \(s.finalCommit.prefix(7))")
             print("  " + UsageLine.render(s.usage) + String(format: ", wall %.0fs", s.wallSeconds))
             if let reason = s.stoppedBecause { print("  stopped early: \(reason)") }
+            print("next: git grad log" + (s.accepted > 0
+                ? "   |   git grad diff \(s.seedCommit.prefix(7)) main   (seed -> optimized prompt, with scores)"
+                : "   |   git grad show grad/\(s.run)/s1v1   (no step was accepted; every candidate stays on its branch)"))
         }
     }
 

@@ -1,0 +1,106 @@
+import Evaluation
+import Foundation
+import GitKit
+import LLM
+import PromptRepo
+
+/// What an operator sees when it makes a candidate: the current prompt and what this step learned.
+public struct OperatorInput: Sendable {
+    public var step: Int
+    public var variant: Int
+    /// The current prompt file's text (main's tip).
+    public var current: String
+    public var promptPath: String
+    /// The minibatch outcomes of the current prompt, and those selected for feedback (errors).
+    public var batch: [ExampleOutcome]
+    public var selected: [ExampleOutcome]
+    /// The answer shown as correct for each selected example (shuffled in the wrong-label ablation).
+    public var shownTargets: [String]
+    /// The step's textual gradient, for operators that rewrite from it.
+    public var gradient: TextualGradient?
+    /// Rows that may become worked examples: train only.
+    public var train: [Example]
+    /// Ids and inputs of holdout and test rows: never shown as worked examples.
+    public var excludedIDs: Set<String>
+    public var excludedInputs: Set<String>
+    public var inputFields: [String]
+    public var labels: [String]
+    public var search: SearchSettings
+
+    public init(
+        step: Int, variant: Int, current: String, promptPath: String, batch: [ExampleOutcome], selected: [ExampleOutcome],
+        shownTargets: [String], gradient: TextualGradient?, train: [Example], excludedIDs: Set<String>, excludedInputs: Set<String>,
+        inputFields: [String], labels: [String], search: SearchSettings
+    ) {
+        self.step = step
+        self.variant = variant
+        self.current = current
+        self.promptPath = promptPath
+        self.batch = batch
+        self.selected = selected
+        self.shownTargets = shownTargets
+        self.gradient = gradient
+        self.train = train
+        self.excludedIDs = excludedIDs
+        self.excludedInputs = excludedInputs
+        self.inputFields = inputFields
+        self.labels = labels
+        self.search = search
+    }
+
+    /// A seeded generator for this step and variant, so a resumed run makes the same choices.
+    func generator(_ salt: Int) -> SeededGenerator { SeededGenerator(search.seed, step, variant, salt) }
+}
+
+/// A candidate made by an operator, before it is committed.
+public struct ProposedCandidate: Sendable, Equatable {
+    public var variant: Int
+    public var operatorName: SearchSettings.Operator
+    /// One line: what the candidate changes.
+    public var summary: String
+    /// The new prompt file's text.
+    public var text: String
+    /// What the operator learned from the errors (the commit body: the textual gradient).
+    public var feedback: String
+    /// Operator-specific trailers, such as `Demos:`.
+    public var trailers: [Trailer]
+}
+
+/// A search operator: one way of making a candidate from the current prompt. Each is a stage of
+/// the step with one job; nil means "nothing to propose this time" (not an error).
+public protocol CandidateOperator: Sendable {
+    var name: SearchSettings.Operator { get }
+    /// Whether the step must write a textual gradient before this operator runs.
+    var needsGradient: Bool { get }
+    func propose(_ input: OperatorInput) async throws -> ProposedCandidate?
+}
+
+extension CandidateOperator {
+    public var needsGradient: Bool { false }
+}
+
+/// Which operator makes which variant: variants are spread across the configured operators,
+/// rotating from step to step so every operator gets its turn.
+public struct OperatorSchedule: Sendable, Equatable {
+    public let operators: [SearchSettings.Operator]
+    public let variants: Int
+
+    public init(operators: [SearchSettings.Operator], variants: Int) {
+        self.operators = operators.isEmpty ? [.rewrite] : operators
+        self.variants = variants
+    }
+
+    public func operatorFor(step: Int, variant: Int) -> SearchSettings.Operator {
+        operators[((step - 1) * variants + (variant - 1)) % operators.count]
+    }
+}
+
+extension String {
+    /// Text from a model or a dataset made safe to keep in a prompt file: no NUL or other control
+    /// characters but newlines and tabs, so the file stays text for git and terminals.
+    var withoutControlCharacters: String {
+        String(String.UnicodeScalarView(unicodeScalars.filter { scalar in
+            scalar == "\n" || scalar == "\t" || !(scalar.properties.generalCategory == .control || scalar.value == 0x7F)
+        }))
+    }
+}

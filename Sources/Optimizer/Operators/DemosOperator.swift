@@ -1,0 +1,123 @@
+import Evaluation
+import Foundation
+import GitKit
+import PromptRepo
+
+/// `demos`: no model call. Worked examples from train placed as few-shot turns: the step's wrong
+/// answers first, then class-balanced rows, seeded, capped in count and in tokens. Holdout and test
+/// rows never become demos. The worked example's user turn is the current template filled with the
+/// row, its assistant turn the answer.
+public struct DemosOperator: CandidateOperator {
+    public let name = SearchSettings.Operator.demos
+
+    public init() {}
+
+    public func propose(_ input: OperatorInput) async throws -> ProposedCandidate? {
+        let file = PromptFile.parse(input.current)
+        let template = PromptTemplate(text: file.template, path: input.promptPath)
+        let pool = input.train.filter { row in
+            !input.excludedIDs.contains(row.id) && !input.excludedInputs.contains(Self.inputKey(row, fields: input.inputFields))
+        }
+        guard !pool.isEmpty else { return nil }
+        func demo(_ row: Example, answer: String) -> PromptFile.Demo? {
+            guard let user = try? template.render(row, allowedFields: input.inputFields) else { return nil }
+            return PromptFile.Demo(user: PromptFile.literal(user), assistant: PromptFile.literal(answer))
+        }
+        // The answer shown for a row: the presented label for the step's selected rows (so the
+        // wrong-label ablation reaches demos too), the true one otherwise.
+        var shown: [String: String] = [:]
+        for (outcome, target) in zip(input.selected, input.shownTargets) { shown[outcome.example.id] = target }
+        let poolByID = Dictionary(pool.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+
+        var chosen: [(id: String, label: String, demo: PromptFile.Demo)] = []
+        var budget = input.search.demoTokens
+        func take(_ id: String, _ label: String, _ item: PromptFile.Demo) {
+            let tokens = Self.tokens(item)
+            guard chosen.count < input.search.maxDemos, !chosen.contains(where: { $0.id == id }), tokens <= budget else { return }
+            budget -= tokens
+            chosen.append((id, label, item))
+        }
+        func add(_ row: Example) {
+            if let item = demo(row, answer: shown[row.id] ?? row.target) { take(row.id, row.target, item) }
+        }
+        // 1. The step's errors: the rows the current prompt gets wrong teach the most. A prompt that
+        //    already has worked examples keeps most of them: only a few are swapped per step.
+        var idByDemo: [String: String] = [:]
+        for row in pool { if let item = demo(row, answer: row.target) { idByDemo[item.user] = row.id } }
+        let existingIDs = Set(file.demos.compactMap { idByDemo[$0.user] })
+        let swaps = file.demos.isEmpty ? input.search.maxDemos / 2 : max(1, input.search.maxDemos / 4)
+        var errorGenerator = input.generator(0xe44)
+        let errors = Array(input.selected.filter { !$0.correct }.compactMap { poolByID[$0.example.id] }
+            .filter { !existingIDs.contains($0.id) }.shuffled(using: &errorGenerator).prefix(swaps))
+        for row in errors { add(row) }
+        // 2. The worked examples the prompt already has (a row's id when it is one of train's), newest first.
+        for (index, existing) in file.demos.enumerated().reversed() {
+            take(idByDemo[existing.user] ?? "demo-\(index + 1)", existing.assistant, existing)
+        }
+        // 3. Class balance: rows of the classes least represented so far, seeded.
+        var generator = input.generator(0xde705)
+        let shuffled = pool.shuffled(using: &generator)
+        let classes = input.labels.isEmpty ? Array(Set(pool.map(\.target))).sorted() : input.labels
+        var progress = true
+        while chosen.count < input.search.maxDemos && progress {
+            progress = false
+            let counts = Dictionary(chosen.map { ($0.label.lowercased(), 1) }, uniquingKeysWith: +)
+            let neediest = classes.sorted { (counts[$0.lowercased()] ?? 0) < (counts[$1.lowercased()] ?? 0) }
+            let taken = Set(chosen.map(\.id))
+            for label in neediest {
+                let candidates = shuffled.filter { $0.target.lowercased() == label.lowercased() && !taken.contains($0.id) }
+                let before = chosen.count
+                for row in candidates where chosen.count == before { add(row) }
+                if chosen.count > before { progress = true; break }
+            }
+        }
+        guard !chosen.isEmpty else { return nil }
+        // Interleave classes in a seeded order, so the last worked example is not always the same answer.
+        var ordered = chosen.shuffled(using: &generator)
+        ordered = Self.interleaved(ordered)
+        let newFile = file.withDemos(ordered.map(\.demo))
+        let text = newFile.render().withoutControlCharacters
+        guard text != input.current else { return nil }
+        let ids = ordered.map(\.id)
+        let fromErrors = errors.filter { ids.contains($0.id) }.count
+        let added = ids.filter { id in !file.demos.indices.contains { idByDemo[file.demos[$0].user] == id || "demo-\($0 + 1)" == id } }
+        let summary = "Worked examples: \(ids.count) from train, \(added.count) new (\(fromErrors) from this step's errors)"
+        let feedback = """
+            The prompt got \(input.selected.filter { !$0.correct }.count) of \(input.batch.count) minibatch rows wrong. \
+            Worked examples show the model the expected answers directly: \(fromErrors) of the rows it got wrong, \
+            then rows of under-represented classes (\(Self.classCounts(ordered.map(\.label)))).
+            """
+        return ProposedCandidate(
+            variant: input.variant, operatorName: name, summary: summary, text: text, feedback: feedback,
+            trailers: [Trailer(key: TrailerKey.demos, value: ids.joined(separator: " "))])
+    }
+
+    /// Roughly four characters a token: enough to cap the prompt's growth.
+    static func tokens(_ demo: PromptFile.Demo) -> Int { (demo.user.count + demo.assistant.count) / 4 + 8 }
+
+    static func inputKey(_ row: Example, fields: [String]) -> String {
+        fields.map { (row.fields[$0] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }.joined(separator: "\u{1F}")
+    }
+
+    static func classCounts(_ labels: [String]) -> String {
+        let counts = Dictionary(labels.map { ($0, 1) }, uniquingKeysWith: +)
+        return counts.keys.sorted().map { "\($0) \(counts[$0]!)" }.joined(separator: ", ")
+    }
+
+    /// Reorders so that neighbours differ in answer where possible (round-robin over answers).
+    static func interleaved<T>(_ items: [(id: String, label: String, demo: T)]) -> [(id: String, label: String, demo: T)] {
+        var queues: [String: [(id: String, label: String, demo: T)]] = [:]
+        var order: [String] = []
+        for item in items {
+            if queues[item.label] == nil { order.append(item.label) }
+            queues[item.label, default: []].append(item)
+        }
+        var result: [(id: String, label: String, demo: T)] = []
+        while result.count < items.count {
+            for label in order where !(queues[label]?.isEmpty ?? true) {
+                result.append(queues[label]!.removeFirst())
+            }
+        }
+        return result
+    }
+}

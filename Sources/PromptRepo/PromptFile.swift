@@ -1,0 +1,304 @@
+import Foundation
+
+/// A prompt file: either a single template (today's format: the whole file is the user message)
+/// or a chat-structured file in Microsoft Prompty's role-marked style:
+///
+///     ---                      (optional front matter, kept byte for byte)
+///     name: router
+///     ---
+///     system:
+///     Route the message to one queue.
+///
+///     ## Rules
+///     - If the message mentions sparks or smoke, answer safety.
+///
+///     user:
+///     Message: I want to cancel.
+///     assistant:
+///     retention
+///
+///     user:
+///     Message: {{message}}
+///
+/// A line that is only `system:`, `user:` or `assistant:` starts a message. The first message may
+/// be a system message, then user/assistant pairs (worked examples), and the last user message is
+/// the template filled from each row. A file is chat-structured only when its first non-blank
+/// line (after front matter) is such a marker, so every single-template file reads as before.
+///
+/// Parsing keeps every byte: `render()` gives back the file exactly. Edits (rules, demos) rewrite
+/// only the messages they change, each rule on its own line and each demo its own block, so
+/// `git diff` and `git blame` point at one rule.
+public struct PromptFile: Sendable, Equatable {
+    public enum Role: String, Sendable, Equatable, CaseIterable { case system, user, assistant }
+
+    /// One message: its marker line (with newline) and its raw body lines (with newlines).
+    public struct Block: Sendable, Equatable {
+        public var role: Role
+        var marker: String
+        var body: String
+
+        init(role: Role, marker: String, body: String) {
+            self.role = role
+            self.marker = marker
+            self.body = body
+        }
+
+        /// A block in the canonical layout: marker, content, one blank line after.
+        init(role: Role, content: String, last: Bool = false) {
+            self.init(role: role, marker: "\(role.rawValue):\n", body: content + (last ? "\n" : "\n\n"))
+        }
+
+        /// The message text: the body without leading and trailing blank lines.
+        public var content: String { PromptFile.trimBlankLines(body) }
+    }
+
+    /// A worked example: a user turn and the assistant's answer.
+    public struct Demo: Sendable, Equatable {
+        public var user: String
+        public var assistant: String
+        public init(user: String, assistant: String) {
+            self.user = user
+            self.assistant = assistant
+        }
+    }
+
+    public private(set) var frontMatter: String
+    public private(set) var blocks: [Block]
+    /// False for a single-template file: then `blocks` holds one user block with the whole text.
+    public private(set) var isChat: Bool
+
+    /// The heading under which the `rules` operator keeps its one-line rules.
+    public static let rulesHeading = "## Rules"
+
+    public static func parse(_ text: String) -> PromptFile {
+        let lines = splitLines(text)
+        var index = 0
+        var frontMatter = ""
+        if index < lines.count, lines[index].trimmingCharacters(in: .whitespacesAndNewlines) == "---" {
+            if let close = lines[(index + 1)...].firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines) == "---" }) {
+                frontMatter = lines[...close].joined()
+                index = close + 1
+            }
+        }
+        let leading = lines[index...].prefix { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
+        let firstContent = index + leading.count
+        guard firstContent < lines.count, role(ofMarker: lines[firstContent]) != nil else {
+            return PromptFile(frontMatter: "", blocks: [Block(role: .user, marker: "", body: text)], isChat: false)
+        }
+        // Blank lines before the first marker belong to the front matter so nothing is lost.
+        frontMatter += leading.joined()
+        var blocks: [Block] = []
+        for line in lines[firstContent...] {
+            if let role = role(ofMarker: line) {
+                blocks.append(Block(role: role, marker: line, body: ""))
+            } else {
+                blocks[blocks.count - 1].body += line
+            }
+        }
+        return PromptFile(frontMatter: frontMatter, blocks: blocks, isChat: true)
+    }
+
+    /// The file's bytes: exactly what was parsed, with edits applied.
+    public func render() -> String {
+        frontMatter + blocks.map { $0.marker + $0.body }.joined()
+    }
+
+    // MARK: - Parts
+
+    /// The system message written in the file, if any.
+    public var system: String? {
+        isChat ? blocks.first.flatMap { $0.role == .system ? $0.content : nil } : nil
+    }
+
+    /// The template filled from each row: the last user message (the whole file when single).
+    public var template: String {
+        guard isChat else { return blocks.first?.body ?? "" }
+        return blocks.last(where: { $0.role == .user })?.content ?? ""
+    }
+
+    /// The worked examples between the system message and the template.
+    public var demos: [Demo] {
+        guard isChat else { return [] }
+        var result: [Demo] = []
+        var pendingUser: String?
+        for block in demoBlocks {
+            switch block.role {
+            case .user: pendingUser = block.content
+            case .assistant:
+                result.append(Demo(user: pendingUser ?? "", assistant: block.content))
+                pendingUser = nil
+            case .system: break
+            }
+        }
+        return result
+    }
+
+    /// The rules under the rules heading of the system message, one per line.
+    public var rules: [String] {
+        guard let system else { return [] }
+        let lines = system.components(separatedBy: "\n")
+        guard let range = Self.rulesRange(lines) else { return [] }
+        return lines[range].compactMap(Self.ruleText)
+    }
+
+    /// Problems a reader of the file should fix: a chat file needs a final user message, and
+    /// messages must come in the order system?, (user, assistant)*, user.
+    public func structureProblems() -> [String] {
+        guard isChat else { return [] }
+        var problems: [String] = []
+        let roles = blocks.map(\.role)
+        if roles.last != .user { problems.append("the last message must be the `user:` template") }
+        if roles.dropFirst().contains(.system) { problems.append("`system:` may only be the first message") }
+        let middle = Array(roles.drop { $0 == .system }.dropLast())
+        for (offset, role) in middle.enumerated() where role != (offset.isMultiple(of: 2) ? .user : .assistant) {
+            problems.append("worked examples must alternate `user:` then `assistant:` (message \(offset + 1) is `\(role.rawValue):`)")
+            break
+        }
+        return problems
+    }
+
+    /// Why this file cannot be used as a prompt, each naming the file (and line where there is
+    /// one): a broken chat structure, braces that open a placeholder and never close (`{{message`),
+    /// or a template with no placeholder of an input field, so the model would never see the row.
+    public func problems(path: String, inputFields: [String]) -> [String] {
+        var problems = structureProblems().map { "\(path): \($0)" }
+        for (number, line) in render().components(separatedBy: "\n").enumerated() {
+            var rest = line[...]
+            while let open = rest.range(of: "{{") {
+                guard let close = rest[open.upperBound...].range(of: "}}") else {
+                    problems.append("\(path):\(number + 1): `{{` is never closed; write {{field}}")
+                    break
+                }
+                rest = rest[close.upperBound...]
+            }
+        }
+        let used = Self.placeholderNames(in: template)
+        if !used.contains(where: inputFields.contains) {
+            problems.append(
+                "\(path): the template has no placeholder for an input field, so the model never sees the row; add one of: "
+                    + inputFields.map { "{{\($0)}}" }.joined(separator: ", "))
+        }
+        return problems
+    }
+
+    public static func placeholderNames(in text: String) -> [String] {
+        text.matches(of: /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/).map { String($0.1) }
+    }
+
+    // MARK: - Edits
+
+    /// The file with `rules` as the rules list of the system message. A single-template file
+    /// becomes a chat file whose user message is the old template, unchanged.
+    public func withRules(_ rules: [String]) -> PromptFile {
+        var file = asChat()
+        let ruleLines = rules.map { "- " + Self.oneLine($0) }
+        if file.blocks.first?.role == .system {
+            var lines = file.blocks[0].content.components(separatedBy: "\n")
+            if let range = Self.rulesRange(lines) {
+                lines.replaceSubrange(range, with: ruleLines)
+            } else {
+                if !(lines.last ?? "").isEmpty { lines.append("") }
+                lines.append(Self.rulesHeading)
+                lines.append(contentsOf: ruleLines)
+            }
+            file.blocks[0] = Block(role: .system, marker: file.blocks[0].marker, body: lines.joined(separator: "\n") + "\n\n")
+        } else {
+            let content = ([Self.rulesHeading] + ruleLines).joined(separator: "\n")
+            file.blocks.insert(Block(role: .system, content: content), at: 0)
+        }
+        return file
+    }
+
+    /// The file with `demos` as its worked examples, placed between the system message and the template.
+    public func withDemos(_ demos: [Demo]) -> PromptFile {
+        var file = asChat()
+        let start = file.blocks.first?.role == .system ? 1 : 0
+        let end = file.blocks.count - 1
+        let newBlocks = demos.flatMap { demo in
+            [Block(role: .user, content: Self.literal(demo.user)), Block(role: .assistant, content: Self.literal(demo.assistant))]
+        }
+        file.blocks.replaceSubrange(start..<end, with: newBlocks)
+        return file
+    }
+
+    /// This file with a system message holding a rules section (empty if it had none): the layout
+    /// in which a three-way merge keeps rule edits and worked-example edits apart.
+    public func withRulesSection() -> PromptFile {
+        system.map { Self.rulesRange($0.components(separatedBy: "\n")) != nil } == true ? self : withRules(rules)
+    }
+
+    /// This file as a chat file (a single template becomes the final user message, byte for byte
+    /// in its content).
+    func asChat() -> PromptFile {
+        guard !isChat else { return self }
+        let content = Self.trimBlankLines(blocks.first?.body ?? "")
+        return PromptFile(frontMatter: "", blocks: [Block(role: .user, content: content, last: true)], isChat: true)
+    }
+
+    private var demoBlocks: ArraySlice<Block> {
+        let start = blocks.first?.role == .system ? 1 : 0
+        guard let last = blocks.lastIndex(where: { $0.role == .user }), last >= start else { return [] }
+        return blocks[start..<last]
+    }
+
+    // MARK: - Helpers
+
+    static func role(ofMarker line: String) -> Role? {
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.hasSuffix(":") else { return nil }
+        return Role(rawValue: String(trimmed.dropLast()).lowercased())
+    }
+
+    /// Lines with their terminators, so joining them gives the text back.
+    static func splitLines(_ text: String) -> [String] {
+        var lines: [String] = []
+        var current = ""
+        for character in text {
+            current.append(character)
+            if character == "\n" || character == "\r\n" {
+                lines.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
+
+    static func trimBlankLines(_ text: String) -> String {
+        var lines = text.components(separatedBy: "\n")
+        while let first = lines.first, first.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeFirst() }
+        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The bullet lines after the rules heading.
+    static func rulesRange(_ lines: [String]) -> Range<Int>? {
+        guard let heading = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).lowercased().hasSuffix("# rules")
+            && $0.trimmingCharacters(in: .whitespaces).hasPrefix("#") })
+        else { return nil }
+        var end = heading + 1
+        while end < lines.count, ruleText(lines[end]) != nil { end += 1 }
+        return (heading + 1)..<end
+    }
+
+    static func ruleText(_ line: String) -> String? {
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        for bullet in ["- ", "* "] where trimmed.hasPrefix(bullet) {
+            return String(trimmed.dropFirst(bullet.count)).trimmingCharacters(in: .whitespaces)
+        }
+        return nil
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    }
+
+    /// Text from a dataset placed in a prompt: no line may read as a role marker, and `{{` cannot
+    /// open a placeholder, so the text stays literal.
+    public static func literal(_ text: String) -> String {
+        let safe = text.replacingOccurrences(of: "{{", with: "{ {").replacingOccurrences(of: "}}", with: "} }")
+        return trimBlankLines(safe).components(separatedBy: "\n").map { line in
+            role(ofMarker: line) != nil ? String(line.dropLast()) + " :" : line
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,199 @@
+import Evaluation
+import FakeLLMServer
+import Foundation
+import GitKit
+import LLM
+import Optimizer
+import PromptRepo
+import Testing
+
+/// The operators against the fake server. The toy task's seed prompt gets the odd items wrong; in
+/// the script below a rules list containing RULEX fixes items n with n % 4 == 1, and any worked
+/// example fixes those with n % 4 == 3, so a rules candidate and a demos candidate fix different
+/// holdout examples and only their merge fixes all.
+@Suite struct OperatorTests {
+    let task = ToyTask()
+
+    static func script(rules: String = "- If the item is odd, answer a (RULEX).\n- If the item number is divisible by three, answer b.")
+        -> @Sendable (FakeLLMServer.RecordedRequest) -> FakeLLMServer.Reply
+    {
+        { request in
+            let last = request.lastUserMessage
+            if last.contains("new rules") { return .completion(rules) }
+            if last.contains("Explain what in the prompt caused") { return .completion("- Say which items are b.") }
+            if last.contains("Rewrite the prompt below") {
+                return .completion("<summary>always a</summary>\n<prompt>\nALWAYSA Label the item.\n\nItem: {{text}}\n\nLabel:\n</prompt>")
+            }
+            guard let match = last.firstMatch(of: /item #(\d+)/), let n = Int(match.1) else { return .completion("a") }
+            let label = n % 3 == 0 ? "b" : "a"
+            let wrong = label == "a" ? "b" : "a"
+            if request.allContent.contains("ALWAYSA") { return .completion("a") }
+            let system = request.messages.first { $0.role == "system" }?.content ?? ""
+            let hasDemos = request.messages.contains { $0.role == "assistant" }
+            let correct = n % 2 == 0 || (system.contains("RULEX") && n % 4 == 1) || (hasDemos && n % 4 == 3)
+            return .completion(correct ? label : wrong)
+        }
+    }
+
+    func trailers(_ rev: String, in repo: URL) throws -> String { try git(["log", "-1", "--format=%(trailers)", rev], in: repo) }
+
+    @Test func rulesOperatorAddsOneLineRulesAndRecordsItsOperator() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try task.makeRepository(in: directory, search: #"operators = ["rules"]"#)
+        let server = FakeLLMServer(script: Self.script())
+        try server.start()
+        defer { server.stop() }
+        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        #expect(summary.accepted == 1)
+        #expect(summary.acceptedSteps.first?.operatorName == "rules")
+        let branch = "grad/\(summary.run)/s1v1"
+        let candidate = try git(["show", "\(branch)~1:prompts/p.md"], in: repo)
+        let file = PromptFile.parse(candidate)
+        #expect(file.rules == ["If the item is odd, answer a (RULEX).", "If the item number is divisible by three, answer b."])
+        #expect(file.template == ToyTask.seedPrompt.trimmingCharacters(in: .newlines))
+        #expect(try trailers("\(branch)~1", in: repo).contains("Operator: rules"))
+        #expect(try trailers("main", in: repo).contains("Operator: rules"))
+        // The gradient of a rules candidate is the rules themselves.
+        #expect(try git(["log", "-1", "--format=%b", "\(branch)~1"], in: repo).contains("RULEX"))
+        // No whole-prompt rewrite was asked for.
+        #expect(!server.requests.contains { $0.lastUserMessage.contains("Rewrite the prompt below") })
+    }
+
+    @Test func demosOperatorPlacesTrainRowsAndListsTheirIDs() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try task.makeRepository(in: directory, search: "operators = [\"demos\"]\nvariants = 1")
+        let server = FakeLLMServer(script: Self.script())
+        try server.start()
+        defer { server.stop() }
+        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        let branch = "grad/\(summary.run)/s1v1"
+        let trailerText = try trailers("\(branch)~1", in: repo)
+        #expect(trailerText.contains("Operator: demos"))
+        let ids = try #require(trailerText.split(separator: "\n").first { $0.hasPrefix("Demos: ") }).dropFirst("Demos: ".count)
+            .split(separator: " ").map(String.init)
+        #expect(!ids.isEmpty)
+        #expect(ids.allSatisfy { $0.hasPrefix("t") }, "a demo came from outside train: \(ids)")
+        let file = PromptFile.parse(try git(["show", "\(branch)~1:prompts/p.md"], in: repo))
+        #expect(file.demos.count == ids.count)
+        #expect(Set(file.demos.map(\.assistant)) == ["a", "b"], "demos should cover both classes")
+        // No model call wrote them: the optimizer model was never asked anything.
+        #expect(!server.requests.contains { $0.lastUserMessage.contains("new rules") || $0.lastUserMessage.contains("Explain what") })
+        #expect(summary.accepted == 1)
+    }
+
+    @Test func demosNeverComeFromHoldoutOrTestRowsAndAreCapped() async throws {
+        let row = { (id: String, text: String, label: String) in Example(id: id, fields: ["text": text, "label": label], target: label, source: "t:1") }
+        let train = (1...30).map { row("t\($0)", "item #\($0)", $0 % 3 == 0 ? "b" : "a") }
+            + [row("h101", "item #101", "a"), row("t-dup", "ITEM #102 ", "b")]
+        let errors = [train[30], train[31], train[0]].map { example in
+            ExampleOutcome(example: example, output: "x", score: Score(extracted: "x", correct: false, value: 0), cached: false)
+        }
+        var search = SearchSettings()
+        search.maxDemos = 4
+        let input = OperatorInput(
+            step: 1, variant: 1, current: ToyTask.seedPrompt, promptPath: "p.md", batch: errors, selected: errors,
+            shownTargets: errors.map(\.example.target), gradient: nil, train: train, excludedIDs: ["h101", "h102"],
+            excludedInputs: ["item #102"], inputFields: ["text"], labels: ["a", "b"], search: search)
+        for variant in 1...5 {
+            var input = input
+            input.variant = variant
+            let candidate = try #require(try await DemosOperator().propose(input))
+            let ids = candidate.trailers.first { $0.key == TrailerKey.demos }!.value.split(separator: " ").map(String.init)
+            #expect(!ids.contains("h101") && !ids.contains("t-dup"), "holdout/test row became a demo: \(ids)")
+            #expect(ids.count == 4)
+            #expect(ids.contains("t1"), "the step's error should be among the demos: \(ids)")
+            let file = PromptFile.parse(candidate.text)
+            #expect(!file.demos.contains { $0.user.contains("#101") || $0.user.contains("#102") })
+            #expect(Set(file.demos.map { $0.assistant }) == ["a", "b"])
+        }
+    }
+
+    @Test func rulesAreDeduplicatedCappedAndContradictedOnesReplaced() {
+        let parsed = RulesOperator.parseRules(
+            """
+            Here are the rules:
+            1. If the message mentions a refund, answer ledger.
+            - **If the message mentions a refund, answer ledger.**
+            * If the router is smoking, answer safety.
+            Too short
+            - If the customer is happy, say thanks.
+            """, labels: ["ledger", "safety"], limit: 3)
+        #expect(parsed == ["If the message mentions a refund, answer ledger.", "If the router is smoking, answer safety."])
+
+        let existing = ["If the message mentions a refund, answer desk.", "If A happens, answer a.", "If B happens, answer b."]
+        let merged = RulesOperator.merge(
+            existing: existing, new: ["If the message mentions a refund, answer ledger.", "If A happens, answer a.", "If C, answer c."], cap: 3)
+        #expect(merged.replaced == ["If the message mentions a refund, answer desk."])
+        #expect(merged.added == 2)
+        #expect(merged.rules == ["If B happens, answer b.", "If the message mentions a refund, answer ledger.", "If C, answer c."])
+    }
+
+    @Test func mergeOperatorCombinesCandidatesThatFixedDifferentExamples() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try task.makeRepository(in: directory, search: "operators = [\"demos\", \"rules\", \"merge\"]\nsteps = 2")
+        let server = FakeLLMServer(script: Self.script())
+        try server.start()
+        defer { server.stop() }
+        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        // Step 1: demos (v1) fixes 103 and 107, rules (v2) fixes 101, 105 and 109: rules wins.
+        #expect(try trailers("grad/\(summary.run)/s1v2~1", in: repo).contains("Operator: rules"))
+        #expect(try git(["log", "-1", "--format=%(trailers:key=Verdict,valueonly)", "grad/\(summary.run)/s1v2"], in: repo)
+            .contains("accepted"))
+        // Step 2, v1 is the merge: main's rules plus step 1's demos, through a three-way merge.
+        let mergeTrailers = try trailers("grad/\(summary.run)/s2v1~1", in: repo)
+        #expect(mergeTrailers.contains("Operator: merge"))
+        let mergedIDs = try #require(mergeTrailers.split(separator: "\n").first { $0.hasPrefix("Merged: ") })
+        #expect(mergedIDs.split(separator: " ").count == 3)
+        let file = PromptFile.parse(try git(["show", "grad/\(summary.run)/s2v1~1:prompts/p.md"], in: repo))
+        #expect(file.rules.contains { $0.contains("RULEX") })
+        #expect(!file.demos.isEmpty)
+        #expect(summary.accepted == 2)
+        #expect(summary.finalHoldout == 1.0)
+        #expect(try git(["fsck", "--no-dangling"], in: repo).isEmpty)
+    }
+
+    @Test func aMergeThatConflictsMakesNoCandidate() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try task.makeRepository(in: directory)
+        let recorder = try GitRecorder(directory: repo)
+        let tip = try await recorder.mainTip()
+        let run = try RunID("conflict-test")
+        func commit(_ variant: Int, _ text: String) async throws -> ObjectID {
+            try await recorder.commitCandidate(
+                branch: CandidateBranch(run: run, step: 1, variant: variant), parent: tip, promptPath: "prompts/p.md", text: text,
+                message: StepMessage(subject: "v\(variant)"))
+        }
+        let first = try await commit(1, ToyTask.seedPrompt.replacingOccurrences(of: "Label the item as a or b.", with: "Label it: a or b."))
+        let second = try await commit(2, ToyTask.seedPrompt.replacingOccurrences(of: "Label the item as a or b.", with: "Say a or b."))
+        let third = try await commit(3, ToyTask.seedPrompt.replacingOccurrences(of: "Label:", with: "Answer:"))
+        #expect(try await recorder.mergedPromptText(of: [first, second], onto: tip, promptPath: "prompts/p.md") == nil)
+        let clean = try await recorder.mergedPromptText(of: [first, third], onto: tip, promptPath: "prompts/p.md")
+        #expect(clean == "Label it: a or b.\n\nItem: {{text}}\n\nAnswer:\n")
+    }
+
+    @Test func aCandidateThatAnswersOneClassEverywhereIsFlaggedAndRejected() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try task.makeRepository(in: directory, search: "variants = 1")
+        let server = FakeLLMServer(script: Self.script())
+        try server.start()
+        defer { server.stop() }
+        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        // Answering 'a' everywhere wins 4 and loses 2 on the holdout: the preservation rule alone passes it.
+        #expect(summary.accepted == 0)
+        let verdict = try git(["log", "-1", "--format=%B", "grad/\(summary.run)/s1v1"], in: repo)
+        #expect(verdict.contains("Verdict: rejected: prevalence audit: class collapse"))
+        #expect(verdict.contains("recall of 'b' fell to 0"))
+        #expect(verdict.contains("Prevalence: class collapse"))
+        #expect(verdict.contains("Balanced-Accuracy: "))
+        #expect(verdict.contains("Majority-Baseline: 0.700 (a)"))
+        #expect(verdict.contains("Improvements: 4"))
+        #expect(try git(["rev-list", "--count", "main"], in: repo).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+
+        // With the audit only flagging, the same candidate is merged, and the flag is on record.
+        let flagged = try TemporaryDirectory()
+        let repo2 = try task.makeRepository(in: flagged, search: "variants = 1\nprevalence = \"flag\"")
+        let (summary2, _) = try await runOptimizer(repo: repo2, server: server)
+        #expect(summary2.accepted == 1)
+        #expect(try trailers("main", in: repo2).contains("Prevalence: class collapse"))
+    }
+}
