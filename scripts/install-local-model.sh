@@ -56,7 +56,7 @@ install_model() {
     rm -rf "$chunks/p$i"
   done
   rm -rf "$chunks"
-  bash "$(dirname "$0")/lib/verify-model.sh" "$tmp" "$sha" "$bytes" "$file"
+  bash "$(dirname "${BASH_SOURCE[0]}")/lib/verify-model.sh" "$tmp" "$sha" "$bytes" "$file"
 }
 
 # The task model: Qwen2.5-Coder-0.5B-Instruct Q4_K_M.

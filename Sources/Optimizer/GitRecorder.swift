@@ -197,7 +197,8 @@ public actor GitRecorder {
     public func mergedPromptText(of commits: [ObjectID], onto tip: ObjectID, promptPath: String) throws -> String? {
         let git = repository.git
         var current = tip
-        var text = try repository.promptText(promptPath, at: tip)
+        let original = try repository.promptText(promptPath, at: tip)
+        var text = original
         for commit in commits {
             let base = try git.mergeBase(commit, current)
             guard base != commit else { continue }
@@ -209,7 +210,8 @@ public actor GitRecorder {
             let tree = try git.updateTree(try git.commit(current).tree, applying: [.upsert(path: promptPath, blob: try git.createBlob(merged))])
             current = try git.createCommit(message: "git-grad: merge operator (scratch)\n", tree: tree, parents: [current, commit])
         }
-        return text
+        let result = PromptFile.parse(text).withoutEmptyRulesSection().render()
+        return result == original || result == PromptFile.parse(original).withRulesSection().render() ? nil : result
     }
 
     // MARK: Writing steps

@@ -464,6 +464,9 @@ public struct OptimizerRun: Sendable {
         if candidate.text.trimmingCharacters(in: .whitespacesAndNewlines) == current.trimmingCharacters(in: .whitespacesAndNewlines) {
             return unverified(false, "rejected: identical to the current prompt", score(state.baseline))
         }
+        if let problem = PromptFile.parse(candidate.text).problems(path: context.promptPath, inputFields: context.inputFields).first {
+            return unverified(false, "rejected: \(problem)", nil)
+        }
         if context.search.selection == .naive {
             let first = candidates.first { $0.text != current }?.variant
             return candidate.variant == first

@@ -54,7 +54,7 @@ public struct PrevalenceAudit: Sendable, Equatable {
                     dominant.candidateShare * 100, dataShare * 100, dominant.parentShare * 100))
             }
         }
-        for change in classes where change.support >= 2 && change.parentRecall > 0 && change.candidateRecall == 0 {
+        for change in classes where change.parentRecall * Double(change.support) >= 2 - 1e-9 && change.candidateRecall == 0 {
             reasons.append(String(format: "recall of '%@' fell to 0 (parent %.2f, %d examples)", change.label, change.parentRecall, change.support))
         }
         collapse = reasons.isEmpty ? nil : "class collapse: " + reasons.joined(separator: "; ")

@@ -371,7 +371,7 @@ public struct GradConfig: Sendable, Equatable {
         }
         search.prevalence = try reader.choice("prevalence", as: SearchSettings.Prevalence.self) ?? search.prevalence
         if let share = try reader.double("collapse_share") {
-            guard share > 0, share <= 1 else { throw reader.fail("collapse_share", "must be in (0, 1]") }
+            guard share > 0.3, share <= 1 else { throw reader.fail("collapse_share", "must be in (0.3, 1]") }
             search.collapseShare = share
         }
         search.maxRules = try positive("max_rules", try reader.int("max_rules")) ?? search.maxRules

@@ -191,7 +191,8 @@ public struct PromptFile: Sendable, Equatable {
     /// becomes a chat file whose user message is the old template, unchanged.
     public func withRules(_ rules: [String]) -> PromptFile {
         var file = asChat()
-        let ruleLines = rules.map { "- " + Self.oneLine($0) }
+        // Rules come from a model: literal text, so they can neither open a placeholder nor a message.
+        let ruleLines = rules.map { "- " + Self.literal(Self.oneLine($0)) }
         if file.blocks.first?.role == .system {
             var lines = file.blocks[0].content.components(separatedBy: "\n")
             if let range = Self.rulesRange(lines) {
@@ -214,6 +215,7 @@ public struct PromptFile: Sendable, Equatable {
         var file = asChat()
         let start = file.blocks.first?.role == .system ? 1 : 0
         let end = file.blocks.count - 1
+        guard end >= start else { return self }
         let newBlocks = demos.flatMap { demo in
             [Block(role: .user, content: Self.literal(demo.user)), Block(role: .assistant, content: Self.literal(demo.assistant))]
         }
@@ -225,6 +227,22 @@ public struct PromptFile: Sendable, Equatable {
     /// in which a three-way merge keeps rule edits and worked-example edits apart.
     public func withRulesSection() -> PromptFile {
         system.map { Self.rulesRange($0.components(separatedBy: "\n")) != nil } == true ? self : withRules(rules)
+    }
+
+    /// Whether operators may turn this single template into a chat file: not when a line of it
+    /// already reads as a role marker (a completion-style `Assistant:` cue would split it).
+    public var canBecomeChat: Bool {
+        isChat || !Self.splitLines(render()).contains { Self.role(ofMarker: $0) != nil }
+    }
+
+    /// The file without a system message that holds nothing but an empty rules heading (what a
+    /// merge in the common layout leaves when neither side wrote a rule).
+    public func withoutEmptyRulesSection() -> PromptFile {
+        guard isChat, blocks.first?.role == .system, blocks[0].content.trimmingCharacters(in: .whitespacesAndNewlines) == Self.rulesHeading
+        else { return self }
+        var file = self
+        file.blocks.removeFirst()
+        return file
     }
 
     /// This file as a chat file (a single template becomes the final user message, byte for byte
@@ -266,15 +284,15 @@ public struct PromptFile: Sendable, Equatable {
 
     static func trimBlankLines(_ text: String) -> String {
         var lines = text.components(separatedBy: "\n")
-        while let first = lines.first, first.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeFirst() }
-        while let last = lines.last, last.trimmingCharacters(in: .whitespaces).isEmpty { lines.removeLast() }
+        while let first = lines.first, first.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { lines.removeFirst() }
+        while let last = lines.last, last.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { lines.removeLast() }
         return lines.joined(separator: "\n")
     }
 
     /// The bullet lines after the rules heading.
     static func rulesRange(_ lines: [String]) -> Range<Int>? {
-        guard let heading = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).lowercased().hasSuffix("# rules")
-            && $0.trimmingCharacters(in: .whitespaces).hasPrefix("#") })
+        guard let heading = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).lowercased().hasSuffix("# rules")
+            && $0.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("#") })
         else { return nil }
         var end = heading + 1
         while end < lines.count, ruleText(lines[end]) != nil { end += 1 }
@@ -282,9 +300,9 @@ public struct PromptFile: Sendable, Equatable {
     }
 
     static func ruleText(_ line: String) -> String? {
-        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
         for bullet in ["- ", "* "] where trimmed.hasPrefix(bullet) {
-            return String(trimmed.dropFirst(bullet.count)).trimmingCharacters(in: .whitespaces)
+            return String(trimmed.dropFirst(bullet.count)).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         return nil
     }
@@ -296,7 +314,9 @@ public struct PromptFile: Sendable, Equatable {
     /// Text from a dataset placed in a prompt: no line may read as a role marker, and `{{` cannot
     /// open a placeholder, so the text stays literal.
     public static func literal(_ text: String) -> String {
-        let safe = text.replacingOccurrences(of: "{{", with: "{ {").replacingOccurrences(of: "}}", with: "} }")
+        var safe = text
+        while safe.contains("{{") { safe = safe.replacingOccurrences(of: "{{", with: "{ {") }
+        while safe.contains("}}") { safe = safe.replacingOccurrences(of: "}}", with: "} }") }
         return trimBlankLines(safe).components(separatedBy: "\n").map { line in
             role(ofMarker: line) != nil ? String(line.dropLast()) + " :" : line
         }.joined(separator: "\n")

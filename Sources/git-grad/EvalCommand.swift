@@ -42,7 +42,8 @@ struct EvalCommand: AsyncParsableCommand {
             system: try config.task.system.map { PromptTemplate(text: try repository.promptText($0, at: commit), path: $0) },
             inputFields: config.task.inputFields)
 
-        let runtime = try await models.runtime(config: config, gitDirectory: repository.git.gitDirectory, quiet: json)
+        let runtime = try await models.runtime(
+            config: config, gitDirectory: repository.git.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
         let evaluator = Evaluator(
             client: runtime.taskClient, scorer: makeScorer(config.metric, judge: runtime.optimizerClient, root: repository.root),

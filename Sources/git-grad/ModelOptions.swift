@@ -28,14 +28,16 @@ struct ModelOptions: ParsableArguments {
         config.applyModelOverrides(provider: provider, baseURL: baseURL, model: model, optimizerModel: optimizerModel)
     }
 
-    func runtime(config: GradConfig, gitDirectory: URL, budget: CallBudget = CallBudget(), quiet: Bool) async throws -> ModelRuntime {
+    /// - Parameter optimizer: whether the optimizer model is needed (optimize, a judge metric); when
+    ///   not, its role is served by the task model and no second local server starts.
+    func runtime(config: GradConfig, gitDirectory: URL, budget: CallBudget = CallBudget(), quiet: Bool, optimizer: Bool = true) async throws -> ModelRuntime {
         var log: (@Sendable (String) -> Void)? = nil
         if verbose { log = logToStandardError }
         var status: (@Sendable (String) -> Void)? = nil
         if !quiet { status = logToStandardError }
         let cacheDirectory: URL? = noCache ? nil : gitDirectory.appendingPathComponent("grad")
         return try await ModelRuntime(
-            task: config.model, optimizer: config.optimizerModel, prices: config.prices,
+            task: config.model, optimizer: optimizer ? config.optimizerModel : config.model, prices: config.prices,
             cacheDirectory: cacheDirectory, budget: budget, log: log, status: status)
     }
 }

@@ -100,7 +100,7 @@ extension String {
     /// characters but newlines and tabs, so the file stays text for git and terminals.
     var withoutControlCharacters: String {
         String(String.UnicodeScalarView(unicodeScalars.filter { scalar in
-            scalar == "\n" || scalar == "\t" || !(scalar.properties.generalCategory == .control || scalar.value == 0x7F)
+            scalar == "\n" || scalar == "\r" || scalar == "\t" || !(scalar.properties.generalCategory == .control || scalar.value == 0x7F)
         }))
     }
 }

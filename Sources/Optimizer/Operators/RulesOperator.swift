@@ -27,6 +27,7 @@ public struct RulesOperator: CandidateOperator {
         let wrong = zip(input.selected, input.shownTargets).filter { !$0.0.correct }
         guard !wrong.isEmpty else { return nil }
         let file = PromptFile.parse(input.current)
+        guard file.canBecomeChat else { return nil }
         let describer = GradientWriter(
             client: client, metaPrompts: metaPrompts, mode: .oneStep, settings: settings, labelSet: input.labels,
             inputFields: input.inputFields)
@@ -69,8 +70,11 @@ public struct RulesOperator: CandidateOperator {
                 .trimmingCharacters(in: .whitespaces)
             guard line.count >= 12, line.count <= 240, !line.hasSuffix(":") else { continue }
             if !labels.isEmpty {
-                let words = Set(words(line))
-                guard labels.contains(where: { words.contains($0.lowercased()) }) else { continue }
+                let lowered = line.lowercased()
+                guard labels.contains(where: { label in
+                    lowered.range(of: "(^|[^\\p{L}\\p{N}])" + NSRegularExpression.escapedPattern(for: label.lowercased()) + "($|[^\\p{L}\\p{N}])",
+                                  options: .regularExpression) != nil
+                }) else { continue }
             }
             if !rules.contains(where: { similarity($0, line) >= 0.8 }) { rules.append(line) }
             if rules.count == limit { break }
