@@ -72,6 +72,9 @@ import Testing
         #expect(trailers.contains("Grad-Step: 1"))
         #expect(trailers.contains("Verdict: accepted"))
         #expect(trailers.contains("Score-Holdout: 0.500 -> 1.000"))
+        // A non-embedded optimizer model rewrites whole prompts, as before operators existed.
+        #expect(trailers.contains("Operator: rewrite"))
+        #expect(summary.acceptedSteps.map(\.operatorName) == ["rewrite"])
         #expect(trailers.contains("Calls: "))
         let body = try git(["log", "-1", "--format=%b", "main"], in: repo)
         #expect(body.contains("divisible by three"))
