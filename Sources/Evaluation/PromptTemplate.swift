@@ -16,12 +16,7 @@ public struct PromptTemplate: Sendable, Equatable {
     static let placeholder = try! NSRegularExpression(pattern: #"\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}"#)
 
     /// The field names the template uses.
-    public var placeholders: [String] {
-        let range = NSRange(text.startIndex..., in: text)
-        return Self.placeholder.matches(in: text, range: range).compactMap { match in
-            Range(match.range(at: 1), in: text).map { String(text[$0]) }
-        }
-    }
+    public var placeholders: [String] { PromptFile.placeholderNames(in: text) }
 
     /// Fills every placeholder; a placeholder the row lacks, or that is not one of `allowedFields`
     /// (the task's input fields: never the target, so a prompt cannot read the answer), is an

@@ -85,7 +85,8 @@ public struct OptimizerRun: Sendable {
     enum StepOutcome {
         case alreadyDecided
         case skipped
-        case finished(rejected: Int, merged: Bool, operators: [Int: SearchSettings.Operator], accepted: AcceptedStep?)
+        /// `operators`: which operator made each variant's candidate; `accepted`: the merged one, if any.
+        case finished(rejected: Int, operators: [Int: SearchSettings.Operator], accepted: AcceptedStep?)
     }
 
     public func run(_ request: OptimizeRequest) async throws -> RunSummary {
@@ -150,7 +151,8 @@ public struct OptimizerRun: Sendable {
                 case .skipped:
                     summary.stepsRun += 1
                     summary.skipped += 1
-                case .finished(let rejected, let accepted, let operators, let acceptedStep):
+                case .finished(let rejected, let operators, let acceptedStep):
+                    let accepted = acceptedStep != nil
                     summary.stepsRun += 1
                     summary.rejected += rejected
                     summary.accepted += accepted ? 1 : 0
@@ -323,14 +325,10 @@ public struct OptimizerRun: Sendable {
             }
         }
         let rejected = verdicts.count - (winner == nil ? 0 : 1)
+        let operators = Dictionary(candidates.map { ($0.variant, $0.operatorName) }, uniquingKeysWith: { first, _ in first })
         guard let winner, let verdict = verdicts[winner], let verdictCommit = commits[winner]?.verdict,
               let candidate = candidates.first(where: { $0.variant == winner })
-        else {
-            return .finished(
-                rejected: rejected, merged: false,
-                operators: Dictionary(candidates.map { ($0.variant, $0.operatorName) }, uniquingKeysWith: { first, _ in first }),
-                accepted: nil)
-        }
+        else { return .finished(rejected: rejected, operators: operators, accepted: nil) }
 
         let usage = await runtime.accounting.totals
         let mergeMessage = StepMessage(
@@ -359,8 +357,7 @@ public struct OptimizerRun: Sendable {
         emit(.merged(step: step, variant: winner, commit: result.commit.hex, holdoutBefore: verdict.baselineScore,
                      holdoutAfter: score(state.baseline), workingTreeUpdated: result.workingTreeUpdated))
         return .finished(
-            rejected: rejected, merged: true,
-            operators: Dictionary(candidates.map { ($0.variant, $0.operatorName) }, uniquingKeysWith: { first, _ in first }),
+            rejected: rejected, operators: operators,
             accepted: AcceptedStep(
                 step: step, variant: winner, operatorName: candidate.operatorName.rawValue, holdoutBefore: verdict.baselineScore,
                 holdoutAfter: score(state.baseline)))

@@ -45,16 +45,17 @@ public struct GradientWriter: Sendable {
         self.inputFields = inputFields
     }
 
-    func describeInput(_ example: Example) -> String {
+    static func describeInput(_ example: Example, inputFields: [String]) -> String {
         inputFields.map { "\($0): \(example.fields[$0] ?? "")" }.joined(separator: "\n")
     }
 
-    /// The examples as the optimizer model sees them: input, the model's answer, the answer shown as correct.
-    public func describe(outcomes: [ExampleOutcome], shownTargets: [String]) -> String {
+    /// The examples as the optimizer model sees them: input, the model's answer, the answer shown
+    /// as correct. Every operator that shows errors to a model shows them this way.
+    public static func describe(outcomes: [ExampleOutcome], shownTargets: [String], inputFields: [String]) -> String {
         zip(outcomes, shownTargets).enumerated().map { index, pair -> String in
             let (outcome, target) = pair
             let answer = outcome.output.trimmingCharacters(in: .whitespacesAndNewlines)
-            return "Example \(index + 1)\n\(describeInput(outcome.example))\nModel answer: \(answer)\nCorrect answer: \(target)"
+            return "Example \(index + 1)\n\(describeInput(outcome.example, inputFields: inputFields))\nModel answer: \(answer)\nCorrect answer: \(target)"
         }.joined(separator: "\n\n")
     }
 
@@ -68,7 +69,7 @@ public struct GradientWriter: Sendable {
         precondition(outcomes.count == shownTargets.count)
         switch mode {
         case .oneStep:
-            let examples = describe(outcomes: outcomes, shownTargets: shownTargets)
+            let examples = Self.describe(outcomes: outcomes, shownTargets: shownTargets, inputFields: inputFields)
             let request = MetaPrompts.fill(metaPrompts.gradient, ["prompt": prompt, "examples": examples, "labels": labelLine])
             let response = try await client.complete(ChatRequest(
                 messages: [ChatMessage(.user, request)], temperature: settings.temperature, maxTokens: settings.maxTokens,
@@ -79,7 +80,7 @@ public struct GradientWriter: Sendable {
                 for (index, pair) in zip(outcomes, shownTargets).enumerated() {
                     let (outcome, target) = pair
                     let request = MetaPrompts.fill(metaPrompts.critique, [
-                        "input": describeInput(outcome.example), "output": outcome.output.trimmingCharacters(in: .whitespacesAndNewlines),
+                        "input": Self.describeInput(outcome.example, inputFields: inputFields), "output": outcome.output.trimmingCharacters(in: .whitespacesAndNewlines),
                         "expected": target,
                     ])
                     group.addTask {

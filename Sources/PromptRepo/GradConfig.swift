@@ -101,7 +101,26 @@ public struct SearchSettings: Sendable, Equatable {
     public enum Gradient: String, Sendable, CaseIterable { case oneStep = "one-step", twoStep = "two-step" }
     public enum Labels: String, Sendable, CaseIterable { case correct, shuffled }
     /// How a candidate is made from the current prompt (see the Optimizer's operators).
-    public enum Operator: String, Sendable, CaseIterable, Codable { case rules, demos, rewrite, merge }
+    public enum Operator: String, Sendable, CaseIterable, Codable {
+        case rules, demos, rewrite, merge
+
+        /// Operators by name, for grad.toml and `--operators`; throws `unknown(name)` for the first bad one.
+        public static func parse(_ names: [String]) throws(UnknownOperator) -> [Operator] {
+            try names.map { name throws(UnknownOperator) in
+                guard let op = Operator(rawValue: name) else { throw UnknownOperator(name: name) }
+                return op
+            }
+        }
+    }
+
+    /// A name that is no operator; `description` says which names are.
+    public struct UnknownOperator: Error, CustomStringConvertible {
+        public let name: String
+        public var description: String {
+            let names = Operator.allCases.map(\.rawValue)
+            return "'\(name)' is not an operator; use \(names.dropLast().joined(separator: ", ")) or \(names.last!)"
+        }
+    }
     /// What the prevalence audit does with a candidate whose gain comes with a class collapse.
     public enum Prevalence: String, Sendable, CaseIterable, Codable { case reject, flag, off }
 
@@ -362,11 +381,10 @@ public struct GradConfig: Sendable, Equatable {
         search.maxCost = try reader.double("max_cost")
         if let names = try reader.strings("operators") {
             guard !names.isEmpty else { throw reader.fail("operators", "needs at least one of: rules, demos, rewrite, merge") }
-            search.operators = try names.map { name in
-                guard let op = SearchSettings.Operator(rawValue: name) else {
-                    throw reader.fail("operators", "'\(name)' is not an operator; use rules, demos, rewrite or merge")
-                }
-                return op
+            do {
+                search.operators = try SearchSettings.Operator.parse(names)
+            } catch {
+                throw reader.fail("operators", error.description)
             }
         }
         search.prevalence = try reader.choice("prevalence", as: SearchSettings.Prevalence.self) ?? search.prevalence

@@ -40,13 +40,11 @@ struct OptimizeCommand: AsyncParsableCommand {
     }
 
     func parsedOperators() throws -> [SearchSettings.Operator]? {
-        try operators.map { list in
-            try list.split(separator: ",").map { name in
-                guard let op = SearchSettings.Operator(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
-                    throw ValidationError("--operators: '\(name)' is not an operator; use rules, demos, rewrite or merge")
-                }
-                return op
-            }
+        guard let operators else { return nil }
+        do {
+            return try SearchSettings.Operator.parse(operators.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        } catch {
+            throw ValidationError("--operators: \(error.description)")
         }
     }
 

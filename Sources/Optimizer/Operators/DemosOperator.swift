@@ -52,8 +52,11 @@ public struct DemosOperator: CandidateOperator {
             .filter { !existingIDs.contains($0.id) }.shuffled(using: &errorGenerator).prefix(swaps))
         for row in errors { add(row) }
         // 2. The worked examples the prompt already has (a row's id when it is one of train's), newest first.
+        var keptIDs: Set<String> = []
         for (index, existing) in file.demos.enumerated().reversed() {
-            take(idByDemo[existing.user] ?? "demo-\(index + 1)", existing.assistant, existing)
+            let id = idByDemo[existing.user] ?? "demo-\(index + 1)"
+            keptIDs.insert(id)
+            take(id, existing.assistant, existing)
         }
         // 3. Class balance: rows of the classes least represented so far, seeded.
         var generator = input.generator(0xde705)
@@ -81,7 +84,7 @@ public struct DemosOperator: CandidateOperator {
         guard text != input.current else { return nil }
         let ids = ordered.map(\.id)
         let fromErrors = errors.filter { ids.contains($0.id) }.count
-        let added = ids.filter { id in !file.demos.indices.contains { idByDemo[file.demos[$0].user] == id || "demo-\($0 + 1)" == id } }
+        let added = ids.filter { !keptIDs.contains($0) }
         let summary = "Worked examples: \(ids.count) from train, \(added.count) new (\(fromErrors) from this step's errors)"
         let feedback = """
             The prompt got \(input.selected.filter { !$0.correct }.count) of \(input.batch.count) minibatch rows wrong. \

@@ -17,10 +17,7 @@ public struct RewriteOperator: CandidateOperator {
     }
 
     public func propose(_ input: OperatorInput) async throws -> ProposedCandidate? {
-        let describer = GradientWriter(
-            client: proposer.client, metaPrompts: proposer.metaPrompts, mode: .oneStep, settings: proposer.settings,
-            labelSet: input.labels, inputFields: input.inputFields)
-        let examples = describer.describe(outcomes: input.selected, shownTargets: input.shownTargets)
+        let examples = GradientWriter.describe(outcomes: input.selected, shownTargets: input.shownTargets, inputFields: input.inputFields)
         guard let candidate = try await proposer.propose(
             prompt: input.current, gradient: input.gradient, examples: examples, variant: input.variant, step: input.step)
         else { return nil }

@@ -28,10 +28,7 @@ public struct RulesOperator: CandidateOperator {
         guard !wrong.isEmpty else { return nil }
         let file = PromptFile.parse(input.current)
         guard file.canBecomeChat else { return nil }
-        let describer = GradientWriter(
-            client: client, metaPrompts: metaPrompts, mode: .oneStep, settings: settings, labelSet: input.labels,
-            inputFields: input.inputFields)
-        let examples = describer.describe(outcomes: wrong.map(\.0), shownTargets: wrong.map(\.1))
+        let examples = GradientWriter.describe(outcomes: wrong.map(\.0), shownTargets: wrong.map(\.1), inputFields: input.inputFields)
         let request = MetaPrompts.fill(metaPrompts.rules, [
             "examples": examples,
             "labels": input.labels.isEmpty ? "" : "The allowed answers are: \(input.labels.joined(separator: ", ")).\n",
