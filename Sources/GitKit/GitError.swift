@@ -36,6 +36,13 @@ public enum GitError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .libgit2(let failure):
+            let message = failure.message
+            if ["No space left on device", "File too large", "Disk quota exceeded"].contains(where: message.contains) {
+                return "git could not write to the repository, the disk is full or a file-size limit was reached (\(message)); free space and run the command again"
+            }
+            if ["Permission denied", "Read-only file system"].contains(where: message.contains) {
+                return "git could not write to the repository (\(message)); make the .git folder writable and run the command again"
+            }
             return failure.description
         case .referenceMoved(let reference, let failure):
             return "reference \(reference) moved while it was being updated (\(failure.message))"

@@ -86,7 +86,10 @@ public final class Repository {
     public func resolveCommit(_ revision: String) throws -> ObjectID {
         var object: OpaquePointer?
         let code = git_revparse_single(&object, pointer, revision)
-        if code == GIT_ENOTFOUND.rawValue || code == GIT_EAMBIGUOUS.rawValue || code == GIT_EINVALIDSPEC.rawValue {
+        if code == GIT_EAMBIGUOUS.rawValue {
+            throw GitError.invalidArgument("short id '\(revision)' is ambiguous (several objects start with it); give more of its characters")
+        }
+        if code == GIT_ENOTFOUND.rawValue || code == GIT_EINVALIDSPEC.rawValue {
             let failure = lastFailure(code, "git_revparse_single")
             throw GitError.notFound("revision '\(revision)' (\(failure.message))")
         }
@@ -94,7 +97,10 @@ public final class Repository {
         defer { git_object_free(object) }
         var commit: OpaquePointer?
         let peel = git_object_peel(&commit, object, GIT_OBJECT_COMMIT)
-        if peel < 0 { throw GitError.notFound("commit for revision '\(revision)'") }
+        if peel < 0 {
+            let kind = git_object_type2string(git_object_type(object)).map { String(cString: $0) } ?? "object"
+            throw GitError.invalidArgument("'\(revision)' names a \(kind), not a commit; give a commit id, a branch or main~N")
+        }
         defer { git_object_free(commit) }
         return ObjectID(git_object_id(commit)!)
     }

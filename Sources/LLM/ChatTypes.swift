@@ -74,10 +74,15 @@ public enum LLMError: Error, Sendable, Equatable, CustomStringConvertible {
     case connectionRefused(baseURL: String)
     case missingAPIKey(variable: String)
     case badRequest(status: Int, message: String)
-    /// Retries ran out: the last transient failure and how many attempts were made.
+    /// One request failed `attempts` times in a row; `last` is its last failure.
     case retriesExhausted(last: String, attempts: Int)
-    case budgetExceeded(String)
+    /// The run's retry budget is spent: `retries` retries for `calls` calls.
+    case retryBudgetExhausted(last: String, retries: Int, calls: Int)
+    /// A spending limit of the run was reached.
+    case budgetExceeded(SpendingLimit)
     case localModelUnavailable(String)
+    /// The response cache cannot be read or written.
+    case cacheUnavailable(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -94,15 +99,42 @@ public enum LLMError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badRequest(let status, let message):
             return "the model server answered \(status): \(oneLine(message))"
         case .retriesExhausted(let last, let attempts):
-            return "gave up after \(attempts) attempts (last: \(last)); finished work is kept, run the same command with --resume to continue"
-        case .budgetExceeded(let message):
-            return message
+            return "the model server failed one request \(attempts) times in a row (last: \(last))"
+        case .retryBudgetExhausted(let last, let retries, let calls):
+            return "the model server failed too often: the retry budget (\(retries) retries for \(calls) calls) is spent (last: \(last))"
+        case .budgetExceeded(let limit):
+            return limit.description
         case .localModelUnavailable(let message):
             return message
+        case .cacheUnavailable(let path, let reason):
+            return "cannot use the response cache \(path): \(reason); fix that, or run without the cache (--no-cache)"
+        }
+    }
+
+    /// Whether the server, not the user's settings, failed: the run can be resumed as it is.
+    public var isServerFailure: Bool {
+        switch self {
+        case .transient, .retriesExhausted, .retryBudgetExhausted: return true
+        default: return false
         }
     }
 
     var isTransient: Bool { if case .transient = self { return true } else { return false } }
+}
+
+/// A spending limit of a run.
+public enum SpendingLimit: Sendable, Equatable, CustomStringConvertible {
+    case calls(Int)
+    case tokens(Int)
+    case cost(Double)
+
+    public var description: String {
+        switch self {
+        case .calls(let calls): return "the call budget of \(calls) calls is spent"
+        case .tokens(let tokens): return "the token budget of \(tokens) tokens is spent"
+        case .cost(let cost): return String(format: "the cost budget of $%.2f is spent", cost)
+        }
+    }
 }
 
 /// Folds server text (pretty-printed JSON, tracebacks) into one short line for an error message.

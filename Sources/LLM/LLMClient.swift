@@ -1,63 +1,76 @@
 import Foundation
 
 /// How failed calls are retried: exponential backoff with full jitter, `Retry-After` honoured,
-/// a per-call attempt limit and a retry budget shared by the whole run.
+/// a per-call attempt limit, and a retry budget that grows with the work of the run.
+///
+/// The budget is `baseRetries + retriesPerCall × calls started`: a run on a flaky server (30% of
+/// requests failing costs about 0.4 retries per call) keeps going however long it is, while a
+/// server that fails everything exhausts it within a few rounds instead of each call waiting out
+/// all its attempts.
 public struct RetryPolicy: Sendable {
     public var maxAttempts: Int
     public var baseDelay: Double
     public var maxDelay: Double
-    /// Retries allowed across all calls of a run before giving up.
-    public var budget: Int
+    public var baseRetries: Int
+    public var retriesPerCall: Double
 
-    public init(maxAttempts: Int = 6, baseDelay: Double = 0.5, maxDelay: Double = 30, budget: Int = 200) {
+    public init(maxAttempts: Int = 10, baseDelay: Double = 0.5, maxDelay: Double = 8, baseRetries: Int = 12, retriesPerCall: Double = 1) {
         self.maxAttempts = maxAttempts
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
-        self.budget = budget
+        self.baseRetries = baseRetries
+        self.retriesPerCall = retriesPerCall
     }
 
     /// The delay before attempt `attempt + 1`.
     func delay(afterAttempt attempt: Int, retryAfter: Double?) -> Double {
-        // The server's own wait is honoured, up to a minute (or maxDelay, if that is longer).
-        if let retryAfter { return min(retryAfter, max(maxDelay, 60)) }
+        // The server's own wait is honoured, up to a minute.
+        if let retryAfter { return min(retryAfter, 60) }
         let ceiling = min(maxDelay, baseDelay * pow(2, Double(attempt - 1)))
         return Double.random(in: ceiling / 2...ceiling)
     }
 }
 
-/// Shared state of one run's calls: the limit on requests in flight, accounting, retry budget and
-/// call budget.
+/// Shared state of one run's calls: accounting limits, the call budget and the retry budget.
 public actor CallBudget {
     public let maxCalls: Int?
     public let maxTokens: Int?
     public let maxCost: Double?
-    private var retriesLeft: Int
+    public let retryPolicy: RetryPolicy
+    private var retriesUsed = 0
     private var callsStarted = 0
 
-    public init(maxCalls: Int? = nil, maxTokens: Int? = nil, maxCost: Double? = nil, retryBudget: Int = 200) {
+    public init(maxCalls: Int? = nil, maxTokens: Int? = nil, maxCost: Double? = nil, retryPolicy: RetryPolicy = RetryPolicy()) {
         self.maxCalls = maxCalls
         self.maxTokens = maxTokens
         self.maxCost = maxCost
-        self.retriesLeft = retryBudget
+        self.retryPolicy = retryPolicy
     }
 
     func startCall(totals: UsageTotals) throws {
         if let maxCalls, callsStarted >= maxCalls {
-            throw LLMError.budgetExceeded("call budget of \(maxCalls) reached; raise --max-calls or run again with --resume")
+            throw LLMError.budgetExceeded(.calls(maxCalls))
         }
         if let maxTokens, totals.tokens >= maxTokens {
-            throw LLMError.budgetExceeded("token budget of \(maxTokens) reached; raise max_tokens in [search]")
+            throw LLMError.budgetExceeded(.tokens(maxTokens))
         }
         if let maxCost, let cost = totals.cost, cost >= maxCost {
-            throw LLMError.budgetExceeded(String(format: "cost budget of $%.2f reached; raise max_cost in [search]", maxCost))
+            throw LLMError.budgetExceeded(.cost(maxCost))
         }
         callsStarted += 1
     }
 
-    func takeRetry() -> Bool {
-        guard retriesLeft > 0 else { return false }
-        retriesLeft -= 1
-        return true
+    /// The retries allowed so far: they grow with the calls started.
+    var retryAllowance: Int {
+        retryPolicy.baseRetries + Int((retryPolicy.retriesPerCall * Double(callsStarted)).rounded(.down))
+    }
+
+    /// Takes one retry from the budget, or throws what ran out.
+    func takeRetry(last: String) throws {
+        guard retriesUsed < retryAllowance else {
+            throw LLMError.retryBudgetExhausted(last: last, retries: retriesUsed, calls: callsStarted)
+        }
+        retriesUsed += 1
     }
 }
 
@@ -68,22 +81,20 @@ public final class LLMClient: Sendable {
     public let cache: ResponseCache?
     public let limiter: ConcurrencyLimiter
     public let accounting: Accounting
-    public let retryPolicy: RetryPolicy
     public let budget: CallBudget
     /// Receives one line per request attempt (never a key or a header), for `--verbose`.
     public let log: (@Sendable (String) -> Void)?
 
     public init(
         provider: any ChatProvider, cache: ResponseCache? = nil, limiter: ConcurrencyLimiter? = nil,
-        accounting: Accounting = Accounting(), retryPolicy: RetryPolicy = RetryPolicy(), budget: CallBudget? = nil,
+        accounting: Accounting = Accounting(), budget: CallBudget = CallBudget(),
         log: (@Sendable (String) -> Void)? = nil
     ) {
         self.provider = provider
         self.cache = cache
         self.limiter = limiter ?? ConcurrencyLimiter(limit: provider.defaultConcurrency)
         self.accounting = accounting
-        self.retryPolicy = retryPolicy
-        self.budget = budget ?? CallBudget(retryBudget: retryPolicy.budget)
+        self.budget = budget
         self.log = log
     }
 
@@ -104,6 +115,7 @@ public final class LLMClient: Sendable {
     }
 
     private func completeWithRetries(_ request: ChatRequest) async throws -> ChatResponse {
+        let retryPolicy = budget.retryPolicy
         var attempt = 0
         while true {
             attempt += 1
@@ -114,9 +126,8 @@ public final class LLMClient: Sendable {
             } catch let error as LLMError where error.isTransient {
                 guard case .transient(let message, let retryAfter) = error else { throw error }
                 try Task.checkCancellation()
-                guard attempt < retryPolicy.maxAttempts, await budget.takeRetry() else {
-                    throw LLMError.retriesExhausted(last: message, attempts: attempt)
-                }
+                guard attempt < retryPolicy.maxAttempts else { throw LLMError.retriesExhausted(last: message, attempts: attempt) }
+                try await budget.takeRetry(last: message)
                 await accounting.recordRetry()
                 let delay = retryPolicy.delay(afterAttempt: attempt, retryAfter: retryAfter)
                 log?("\(provider.kind) \(provider.model): \(message); retry \(attempt) in \(String(format: "%.2f", delay))s")

@@ -197,7 +197,8 @@ public final class LocalModelServer: @unchecked Sendable {
                 let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
                 source.setEventHandler {
                     stopAll()
-                    FileHandle.standardError.write(Data("\ngit-grad: interrupted; finished steps are kept, run with --resume to continue\n".utf8))
+                    let text = "\ngit-grad: interrupted; finished steps are kept, run with --resume to continue\n"
+                    _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
                     exit(128 + signalNumber)
                 }
                 source.resume()

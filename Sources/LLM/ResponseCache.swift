@@ -9,13 +9,17 @@ public final class ResponseCache: Sendable {
 
     /// Opens (creating if needed) the cache at `path`, e.g. `.git/grad/cache.sqlite`.
     public init(path: String) throws {
-        try FileManager.default.createDirectory(
-            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        self.path = path
+        do {
+            try FileManager.default.createDirectory(
+                atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        } catch {
+            throw LLMError.cacheUnavailable(path: path, reason: Self.reason(error))
+        }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
-        database = try DatabaseQueue(path: path, configuration: configuration)
-        self.path = path
-        try database.write { db in
+        database = try Self.guarding(path) { try DatabaseQueue(path: path, configuration: configuration) }
+        try Self.guarding(path) { try database.write { db in
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS responses (
                     key TEXT PRIMARY KEY,
@@ -27,7 +31,29 @@ public final class ResponseCache: Sendable {
                     created_at REAL NOT NULL
                 )
                 """)
+        } }
+    }
+
+    /// Runs a database operation, turning SQLite's failures (a full disk, a read-only `.git`)
+    /// into one error that names the cache file and what to do.
+    static func guarding<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch { throw LLMError.cacheUnavailable(path: path, reason: reason(error)) }
+    }
+
+    static func reason(_ error: Error) -> String {
+        if let error = error as? DatabaseError {
+            switch error.resultCode {
+            case .SQLITE_FULL, .SQLITE_IOERR: return "a write failed (is the disk full?)"
+            case .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM: return "it cannot be opened for writing (permissions, or a read-only disk)"
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB: return "the file is damaged; delete it (it only holds cached answers)"
+            default: return "SQLite error \(error.resultCode.rawValue)"
+            }
         }
+        let text = (error as NSError).localizedDescription
+        if (error as NSError).code == NSFileWriteNoPermissionError || text.localizedCaseInsensitiveContains("permission") {
+            return "its folder cannot be created (permission denied)"
+        }
+        return text
     }
 
     /// The cache key: SHA-256 of the provider kind, model and every request parameter (sample
@@ -45,22 +71,39 @@ public final class ResponseCache: Sendable {
     }
 
     public func lookup(_ key: String) async throws -> ChatResponse? {
+        do { return try await read(key) } catch { throw LLMError.cacheUnavailable(path: path, reason: Self.reason(error)) }
+    }
+
+    private func read(_ key: String) async throws -> ChatResponse? {
         try await database.read { db in
             guard let row = try Row.fetchOne(
                 db, sql: "SELECT text, prompt_tokens, completion_tokens FROM responses WHERE key = ?", arguments: [key])
             else { return nil }
-            return ChatResponse(text: row[0], promptTokens: row[1], completionTokens: row[2], cached: true)
+            // Stored as a blob so an answer with a NUL in it comes back whole (TEXT stops at NUL).
+            let text: String
+            switch (row[0] as DatabaseValue).storage {
+            case .blob(let data): text = String(decoding: data, as: UTF8.self)
+            case .string(let string): text = string
+            default: return nil
+            }
+            return ChatResponse(text: text, promptTokens: row[1], completionTokens: row[2], cached: true)
         }
     }
 
     public func store(_ key: String, kind: String, model: String, response: ChatResponse) async throws {
+        do { try await write(key, kind: kind, model: model, response: response) } catch {
+            throw LLMError.cacheUnavailable(path: path, reason: Self.reason(error))
+        }
+    }
+
+    private func write(_ key: String, kind: String, model: String, response: ChatResponse) async throws {
         try await database.write { db in
             try db.execute(
                 sql: """
                     INSERT OR REPLACE INTO responses (key, provider, model, text, prompt_tokens, completion_tokens, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [key, kind, model, response.text, response.promptTokens, response.completionTokens, Date().timeIntervalSince1970])
+                arguments: [key, kind, model, Data(response.text.utf8), response.promptTokens, response.completionTokens, Date().timeIntervalSince1970])
         }
     }
 

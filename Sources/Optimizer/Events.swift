@@ -81,6 +81,9 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var acceptedSteps: [AcceptedStep]
     /// Candidates accepted and rejected, by operator.
     public var operators: [String: OperatorTally]
+    /// Whether the run left a record (a manifest and candidate branches); a run whose steps all
+    /// found nothing to learn from records nothing.
+    public var recorded = false
 }
 
 public struct AcceptedStep: Sendable, Codable, Equatable {

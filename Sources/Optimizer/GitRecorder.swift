@@ -29,8 +29,39 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var maxRules: Int?
     public var maxDemos: Int?
     public var demoTokens: Int?
+    /// When the run ended, and how: `finished`, or `stopped: <why>` when it cannot go on (main
+    /// moved under it). Nil while the run can be resumed.
+    public var ended: Date?
+    public var outcome: String?
 
     public static func reference(_ run: String) -> String { "refs/grad/runs/\(run)" }
+
+    /// Manifests are JSON with millisecond times, so runs started in the same second still order.
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            var container = encoder.singleValueContainer()
+            try container.encode(formatter.string(from: date))
+        }
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            if let date = formatter.date(from: text) { return date }
+            formatter.formatOptions = [.withInternetDateTime]
+            if let date = formatter.date(from: text) { return date }
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "'\(text)' is not an ISO 8601 time"))
+        }
+        return decoder
+    }()
 
     public var search: SearchSettings {
         var search = SearchSettings()
@@ -108,20 +139,97 @@ public actor GitRecorder {
 
     // MARK: Runs
 
-    public func saveManifest(_ manifest: RunManifest) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
-        let blob = try repository.git.createBlob(try encoder.encode(manifest))
-        try repository.git.createReference(RunManifest.reference(manifest.run), target: blob, force: true, logMessage: "git-grad: run manifest")
+    /// Records a new run's manifest when the run first has something to record, so a start that
+    /// fails (a refused connection, a bad URL) leaves no run behind. Does nothing when it exists.
+    public func recordRunIfNew(_ manifest: RunManifest) throws {
+        let reference = RunManifest.reference(manifest.run)
+        guard try repository.git.referenceTarget(reference) == nil else { return }
+        let blob = try repository.git.createBlob(try RunManifest.encoder.encode(manifest))
+        do {
+            try repository.git.updateReference(reference, to: blob, expecting: nil, logMessage: "git-grad: run manifest")
+        } catch GitError.referenceMoved {
+            // Another process recorded it first: its candidate branches will collide loudly.
+        }
     }
 
+    /// Marks a recorded run as ended (`finished`, or `stopped: why`), so `--resume` without an id
+    /// never picks it. A run that recorded nothing stays unrecorded.
+    public func markRunEnded(_ run: String, outcome: String) throws {
+        let reference = RunManifest.reference(run)
+        guard let current = try repository.git.referenceTarget(reference) else { return }
+        var manifest = try decodeManifest(current, run: run)
+        manifest.ended = Date()
+        manifest.outcome = outcome
+        let blob = try repository.git.createBlob(try RunManifest.encoder.encode(manifest))
+        try repository.git.updateReference(reference, to: blob, expecting: current, logMessage: "git-grad: run \(outcome)")
+    }
+
+    /// Every recorded run, oldest first. A manifest that cannot be read is an error naming it,
+    /// never a run silently left out.
     public func manifests() throws -> [RunManifest] {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return try repository.git.references(matching: "refs/grad/runs/*").compactMap { reference in
-            try? decoder.decode(RunManifest.self, from: try repository.git.blobData(reference.target))
-        }.sorted { $0.started < $1.started }
+        try repository.git.references(matching: "refs/grad/runs/*").map { reference in
+            try decodeManifest(reference.target, run: String(reference.name.dropFirst("refs/grad/runs/".count)))
+        }.sorted { ($0.started, $0.run) < ($1.started, $1.run) }
+    }
+
+    private func decodeManifest(_ blob: ObjectID, run: String) throws -> RunManifest {
+        do {
+            return try RunManifest.decoder.decode(RunManifest.self, from: try repository.git.blobData(blob))
+        } catch {
+            throw PromptRepoError.format(
+                "the manifest of run \(run) (refs/grad/runs/\(run)) cannot be read; remove the run with `git grad runs drop \(run)`")
+        }
+    }
+
+    /// What `git grad runs` lists about one run.
+    public struct RunOverview: Sendable, Encodable {
+        public var run: String
+        public var started: Date
+        /// `unfinished` (resumable), `finished`, or `stopped: <why>`.
+        public var status: String
+        /// Steps with at least one candidate, of the steps planned.
+        public var stepsRecorded: Int
+        public var stepsPlanned: Int
+        public var candidates: Int
+        /// Steps of the run merged into main.
+        public var accepted: Int
+    }
+
+    /// The recorded runs with their status and counts, oldest first.
+    public func runOverviews() throws -> [RunOverview] {
+        let manifests = try manifests()
+        var branchesByRun: [String: [CandidateBranch]] = [:]
+        for branch in try repository.git.branches(matching: "grad/*") {
+            if let parsed = CandidateBranch(parsing: branch.name) { branchesByRun[parsed.run.value, default: []].append(parsed) }
+        }
+        var mergedByRun: [String: Set<Int>] = [:]
+        for id in try repository.git.walk(from: try repository.mainTip(), firstParentOnly: true) {
+            let message = try repository.stepMessage(id)
+            if message.value(TrailerKey.kind) == "merge", let run = message.value(TrailerKey.run),
+               let step = message.value(TrailerKey.step).flatMap(Int.init) { mergedByRun[run, default: []].insert(step) }
+        }
+        return manifests.map { manifest in
+            let branches = branchesByRun[manifest.run] ?? []
+            return RunOverview(
+                run: manifest.run, started: manifest.started, status: manifest.ended == nil ? "unfinished" : manifest.outcome ?? "finished",
+                stepsRecorded: Set(branches.map(\.step)).count, stepsPlanned: manifest.steps, candidates: branches.count,
+                accepted: mergedByRun[manifest.run]?.count ?? 0)
+        }
+    }
+
+    /// Removes a run's manifest and candidate branches (its merges stay on main). Returns how
+    /// many references were removed; throws when the run does not exist.
+    public func dropRun(_ run: RunID) throws -> Int {
+        let git = repository.git
+        let manifest = RunManifest.reference(run.value)
+        let branches = try git.branches(matching: "grad/\(run.value)/*").map(\.name)
+        let hasManifest = try git.referenceTarget(manifest) != nil
+        guard hasManifest || !branches.isEmpty else {
+            throw PromptRepoError.format("no run named \(run); `git grad runs` lists them")
+        }
+        for branch in branches { try git.deleteBranch(branch) }
+        if hasManifest { try git.deleteReference(manifest) }
+        return branches.count + (hasManifest ? 1 : 0)
     }
 
     /// Steps of `run` merged into main, from main's first-parent history.

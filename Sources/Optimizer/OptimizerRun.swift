@@ -101,8 +101,10 @@ public struct OptimizerRun: Sendable {
         let train = try await recorder.dataset(config.task.train, at: startTip, loader: loader)
         let holdout = try await recorder.dataset(config.task.holdout, at: startTip, loader: loader)
         let test = try await config.task.test.asyncMap { try await recorder.dataset($0, at: startTip, loader: loader) } ?? []
-        for warning in loader.overlapWarnings([("train", train), ("holdout", holdout), ("test", test)]) {
-            emit(.message("warning: \(warning)"))
+        // Notices wait until the first model calls have worked, so that a run that cannot start
+        // says one thing: its error.
+        var notices = loader.overlapWarnings([("train", train), ("holdout", holdout), ("test", test)]).map {
+            OptimizerEvent.message("warning: \($0)")
         }
         let system = try await config.task.system.asyncMap { path in
             PromptTemplate(text: try await recorder.promptText(path, at: startTip), path: path)
@@ -116,9 +118,10 @@ public struct OptimizerRun: Sendable {
                 .messages(for: example)
         }
         let manifest = try await startOrResume(request)
+        if request.resume { notices.append(.message("resuming run \(manifest.run)")) }
         let search = manifest.search
         let projected = Self.projectedCalls(search: search, holdout: holdout.count, test: test.count)
-        emit(.projection(calls: projected, cost: estimateCost(calls: projected)))
+        notices.append(.projection(calls: projected, cost: estimateCost(calls: projected)))
 
         let scorer = makeScorer(config.metric, judge: runtime.optimizerClient, root: await recorder.root)
         let context = RunContext(
@@ -138,6 +141,8 @@ public struct OptimizerRun: Sendable {
                 tip: startTip,
                 baseline: try await evaluateSplit("holdout", examples: holdout, commit: startTip, evaluator: context.evaluator, prompt: seedPrompt))
             summary.seedHoldout = score(state.baseline)
+            notices.forEach(emit)
+            notices = []
             if !test.isEmpty {
                 summary.seedTest = score(try await evaluateSplit("test", examples: test, commit: startTip, evaluator: context.evaluator, prompt: seedPrompt))
             }
@@ -169,6 +174,7 @@ public struct OptimizerRun: Sendable {
                     break
                 }
             }
+            try await recorder.markRunEnded(manifest.run, outcome: "finished")
             summary.finalCommit = state.tip.hex
             summary.finalHoldout = score(state.baseline)
             if !test.isEmpty {
@@ -176,16 +182,26 @@ public struct OptimizerRun: Sendable {
                 summary.finalTest = score(try await evaluateSplit("test", examples: test, commit: state.tip, evaluator: context.evaluator, prompt: finalPrompt))
             }
         } catch let error as LLMError {
-            guard case .budgetExceeded(let reason) = error else { throw error }
+            let recorded = try await recorder.manifests().contains { $0.run == manifest.run }
+            guard case .budgetExceeded = error else {
+                throw RunFailure.modelFailed(run: manifest.run, recorded: recorded, cause: error)
+            }
+            let reason = error.description + (recorded
+                ? "; raise the budget and continue with `git grad optimize --resume --run \(manifest.run)`"
+                : "; raise it (--max-calls, or max_tokens and max_cost in [search]) to go further")
             summary.stoppedBecause = reason
             summary.finalCommit = try await recorder.mainTip().hex
             emit(.stopped(reason: reason))
+        } catch let error as RunFailure {
+            if case .cannotContinue = error { try await recorder.markRunEnded(manifest.run, outcome: "stopped: main moved") }
+            throw error
         } catch OptimizerStop.requested {
             summary.stoppedBecause = "stopped on request after recording candidates"
             summary.finalCommit = try await recorder.mainTip().hex
         }
         summary.usage = await runtime.accounting.totals
         summary.wallSeconds = Date().timeIntervalSince(started)
+        summary.recorded = try await recorder.manifests().contains { $0.run == manifest.run }
         emit(.summary(summary))
         return summary
     }
@@ -195,14 +211,11 @@ public struct OptimizerRun: Sendable {
     func startOrResume(_ request: OptimizeRequest) async throws -> RunManifest {
         let manifests = try await recorder.manifests()
         if request.resume {
-            guard let found = request.run.map({ run in manifests.first { $0.run == run } }) ?? manifests.last else {
-                throw PromptRepoError.format("no run to resume\(request.run.map { " named \($0)" } ?? ""); start one with `git grad optimize`")
-            }
+            let found = try Self.runToResume(named: request.run, in: manifests)
             guard found.taskModel == config.model.name, found.optimizerModel == config.optimizerModel.name else {
                 throw PromptRepoError.format(
                     "run \(found.run) used task model \(found.taskModel) and optimizer \(found.optimizerModel); resume it with the same models (--model, --optimizer-model)")
             }
-            emit(.message("resuming run \(found.run)"))
             return found
         }
         var search = config.search
@@ -230,8 +243,31 @@ public struct OptimizerRun: Sendable {
             taskModel: config.model.name, optimizerModel: config.optimizerModel.name, operators: search.operators,
             prevalence: search.prevalence, collapseShare: search.collapseShare, maxRules: search.maxRules, maxDemos: search.maxDemos,
             demoTokens: search.demoTokens)
-        try await recorder.saveManifest(manifest)
         return manifest
+    }
+
+    /// The run `--resume` continues: the one named, else the only unfinished run. With several
+    /// unfinished runs it asks for an id rather than guess.
+    static func runToResume(named name: String?, in manifests: [RunManifest]) throws -> RunManifest {
+        if let name {
+            guard let found = manifests.first(where: { $0.run == name }) else {
+                throw PromptRepoError.format("no run named \(name); `git grad runs` lists the runs")
+            }
+            if found.ended != nil {
+                throw PromptRepoError.format("run \(name) has ended (\(found.outcome ?? "finished")); start a new run with `git grad optimize`")
+            }
+            return found
+        }
+        let unfinished = manifests.filter { $0.ended == nil }
+        guard let newest = unfinished.last else {
+            throw PromptRepoError.format("no unfinished run to resume; start one with `git grad optimize`")
+        }
+        guard unfinished.count == 1 else {
+            let names = unfinished.reversed().map(\.run).joined(separator: ", ")
+            throw PromptRepoError.format(
+                "\(unfinished.count) unfinished runs (\(names)); name one: `git grad optimize --resume --run \(newest.run)`")
+        }
+        return newest
     }
 
     /// One step: sample, evaluate, gradient, propose, record, verify, select, merge. What an
@@ -246,7 +282,7 @@ public struct OptimizerRun: Sendable {
         for (variant, record) in recorded {
             let parent = try await recorder.parent(of: record.candidate)
             guard parent == state.tip else {
-                throw PromptRepoError.format(
+                throw RunFailure.cannotContinue(
                     "step \(step) v\(variant) of run \(context.runID) was made from \(parent?.short ?? "?"), but main is now at \(state.tip.short); start a new run")
             }
         }
@@ -268,6 +304,7 @@ public struct OptimizerRun: Sendable {
                 commits[candidate.variant] = (record.candidate, record.verdict)
                 continue
             }
+            try await recorder.recordRunIfNew(context.manifest)
             let branch = CandidateBranch(run: context.runID, step: step, variant: candidate.variant)
             let message = StepMessage(
                 subject: candidate.summary, body: candidate.feedback,
@@ -340,7 +377,7 @@ public struct OptimizerRun: Sendable {
         do {
             result = try await recorder.merge(verdictCommit: verdictCommit, expectedMain: state.tip, message: mergeMessage)
         } catch GitError.referenceMoved {
-            throw PromptRepoError.format(
+            throw RunFailure.cannotContinue(
                 "main moved while step \(step) was running (another commit landed); its candidates are kept on their branches; start a new run")
         }
         state.tip = result.commit
@@ -647,6 +684,25 @@ public struct OptimizerRun: Sendable {
 }
 
 enum OptimizerStop: Error { case requested }
+
+/// Why a run stopped with an error, with what to do next.
+public enum RunFailure: Error, Sendable, CustomStringConvertible {
+    /// A model call failed; `recorded` says whether the run has anything to resume.
+    case modelFailed(run: String, recorded: Bool, cause: LLMError)
+    /// The run can never go on (main moved under it); it is marked stopped.
+    case cannotContinue(String)
+
+    public var description: String {
+        switch self {
+        case .modelFailed(let run, let recorded, let cause):
+            return cause.description + (recorded
+                ? "; the steps recorded so far are kept: continue with `git grad optimize --resume --run \(run)`"
+                : "; nothing was recorded")
+        case .cannotContinue(let message):
+            return message
+        }
+    }
+}
 
 /// Counts finished examples from concurrent callbacks.
 final class ProgressCounter: @unchecked Sendable {

@@ -108,7 +108,7 @@ public struct EvaluationNote: Codable, Sendable, Equatable {
         do {
             note = try JSONDecoder().decode(EvaluationNote.self, from: Data(text.utf8))
         } catch {
-            throw PromptRepoError.format("evaluation note is not git-grad JSON (\(error)); it may have been edited by hand")
+            throw PromptRepoError.format("evaluation note is not git-grad JSON; it may have been edited by hand")
         }
         guard note.version <= currentVersion else {
             throw PromptRepoError.format("evaluation note version \(note.version) is newer than this git-grad understands; upgrade git-grad")

@@ -37,6 +37,12 @@ public struct ModelSettings: Sendable, Equatable, Codable {
     }
 
     /// Where a hosted provider is reached and which variable holds its key, unless grad.toml says.
+    /// Whether `text` is an http(s) URL with a host: what `base_url` and `--base-url` accept.
+    public static func isHTTPURL(_ text: String) -> Bool {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased() else { return false }
+        return (scheme == "http" || scheme == "https") && !(url.host ?? "").isEmpty
+    }
+
     public static func defaultEndpoint(for provider: Provider) -> (baseURL: String?, keyVariable: String?) {
         switch provider {
         case .local: return (nil, nil)
@@ -318,9 +324,7 @@ public struct GradConfig: Sendable, Equatable {
         }
         if let name = try reader.string("name") { model.name = name }
         if let baseURL = try reader.string("base_url") {
-            guard let url = URL(string: baseURL), url.scheme == "http" || url.scheme == "https", url.host != nil else {
-                throw reader.fail("base_url", "'\(baseURL)' is not an http(s) URL")
-            }
+            guard ModelSettings.isHTTPURL(baseURL) else { throw reader.fail("base_url", "'\(baseURL)' is not an http(s) URL") }
             model.baseURL = baseURL
         }
         if let env = try reader.string("api_key_env") {

@@ -23,6 +23,10 @@ extension PromptRepository {
         guard try target == tip || git.mergeBase(target, tip) == target else {
             throw PromptRepoError.format("\(target.short) is not on main; only steps on main can be reverted")
         }
+        guard !commit.parents.isEmpty else {
+            throw PromptRepoError.format(
+                "\(target.short) is the first commit (the seed); reverting it would delete every file. Revert a later step instead")
+        }
         let tree = try git.revertTree(target, onto: tip)
         guard tree != (try git.commit(tip).tree) else {
             throw PromptRepoError.format("reverting \(target.short) changes nothing on main; it may already be reverted")

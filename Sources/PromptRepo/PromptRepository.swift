@@ -61,11 +61,22 @@ public final class PromptRepository {
 
     public func evaluationNote(_ commit: ObjectID) throws -> EvaluationNote? {
         guard let text = try git.note(on: commit, notesReference: GradRefs.notes) else { return nil }
-        return try EvaluationNote.decode(text)
+        do {
+            return try EvaluationNote.decode(text)
+        } catch let error as PromptRepoError {
+            throw PromptRepoError.format(
+                "the \(error.description) (on commit \(commit.short), refs/notes/grad); remove it with `git notes --ref=grad remove \(commit.short)` and evaluate again")
+        }
     }
 
     public func writeEvaluationNote(_ note: EvaluationNote, on commit: ObjectID) throws {
-        try git.setNote(try note.encoded(), on: commit, notesReference: GradRefs.notes, overwrite: true)
+        do {
+            try git.setNote(try note.encoded(), on: commit, notesReference: GradRefs.notes, overwrite: true)
+        } catch GitError.libgit2(let failure) {
+            // libgit2 reports a failed write of a note's objects vaguely ("note could not be found").
+            throw PromptRepoError.format(
+                "git could not write the evaluation note on \(commit.short) (refs/notes/grad: \(failure.message)); check free disk space and that .git is writable, then run again")
+        }
     }
 
     /// Prompt files that have uncommitted edits in the working tree or index.

@@ -88,9 +88,10 @@ public struct StepMessage: Sendable, Equatable {
         return StepMessage(subject: subject, body: unescapeBody(rawBody, trailerLike: trailers.isEmpty), trailers: trailers)
     }
 
+    /// Unix newlines, and no NUL or other control character (a model's ESC or NUL must not reach
+    /// a commit, where plain `git log` would print it raw).
     static func normalizeNewlines(_ text: String) -> String {
-        text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n")
-            .replacingOccurrences(of: "\u{0}", with: "")
+        text.replacingOccurrences(of: "\r\n", with: "\n").replacingOccurrences(of: "\r", with: "\n").withoutControlCharacters
     }
 
     static func oneLine(_ text: String) -> String {

@@ -44,7 +44,10 @@ struct TOMLReader {
 
     mutating func double(_ key: String) throws -> Double? {
         guard let value = value(key) else { return nil }
-        if let double = value.double { return double }
+        if let double = value.double {
+            guard double.isFinite else { throw fail(key, "must be a finite number, not \(double)") }
+            return double
+        }
         if let int = value.int { return Double(int) }
         throw fail(key, "expected a number, found \(value.type)")
     }

@@ -4,6 +4,7 @@ import GitKit
 import PromptRepo
 import LLM
 import Evaluation
+import Optimizer
 
 /// `git-grad`: the command-line face of the library. Commands parse, call the library, print.
 @main
@@ -14,7 +15,7 @@ struct GitGrad: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, EvalCommand.self, OptimizeCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self,
-            RevertCommand.self, CheckCommand.self, ModelCommand.self,
+            RevertCommand.self, CheckCommand.self, RunsCommand.self, ModelCommand.self,
         ])
 
     /// Runs the command and turns every error into one line on stderr and a non-zero exit.
@@ -35,6 +36,8 @@ struct GitGrad: AsyncParsableCommand {
         } catch let error as LLMError {
             fail(error.description)
         } catch let error as EvaluationError {
+            fail(error.description)
+        } catch let error as RunFailure {
             fail(error.description)
         } catch let error as CommandFailure {
             fail(error.message, code: error.exitCode)
@@ -60,7 +63,9 @@ struct GitGrad: AsyncParsableCommand {
     }
 
     static func fail(_ message: String, code: Int32 = 1) -> Never {
-        FileHandle.standardError.write(Data("git-grad: error: \(message)\n".utf8))
+        // A progress bar left on the line is cleared first, so the error stays one clean line.
+        let clear = isatty(STDERR_FILENO) != 0 ? "\r\u{1B}[2K" : ""
+        writeStandardError("\(clear)git-grad: error: \(terminalText(message))\n")
         Foundation.exit(code)
     }
 }

@@ -18,14 +18,30 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "The model that writes gradients and candidates (default: grad.toml's [optimizer], else the task model).")
     var optimizerModel: String?
 
+    @Option(help: "Seconds to wait for one model answer before retrying it (grad.toml: timeout_seconds; default 120).")
+    var timeout: Double?
+
     @Flag(help: "Neither read nor write the response cache.")
     var noCache = false
 
     @Flag(help: "Log each model request (never keys) to stderr.")
     var verbose = false
 
+    func validate() throws {
+        if let baseURL, !ModelSettings.isHTTPURL(baseURL) {
+            throw ValidationError("--base-url '\(baseURL)' is not an http(s) URL; give the server's address, e.g. http://127.0.0.1:8000/v1")
+        }
+        if let timeout, !(timeout > 0 && timeout.isFinite) {
+            throw ValidationError("--timeout must be a positive number of seconds")
+        }
+    }
+
     func apply(to config: inout GradConfig) {
         config.applyModelOverrides(provider: provider, baseURL: baseURL, model: model, optimizerModel: optimizerModel)
+        if let timeout {
+            config.model.timeoutSeconds = timeout
+            config.optimizerModel.timeoutSeconds = timeout
+        }
     }
 
     /// - Parameter optimizer: whether the optimizer model is needed (optimize, a judge metric); when
@@ -40,11 +56,6 @@ struct ModelOptions: ParsableArguments {
             task: config.model, optimizer: optimizer ? config.optimizerModel : config.model, prices: config.prices,
             cacheDirectory: cacheDirectory, budget: budget, log: log, status: status)
     }
-}
-
-/// Writes one `git-grad: ` line to stderr.
-@Sendable func logToStandardError(_ line: String) {
-    FileHandle.standardError.write(Data("git-grad: \(line)\n".utf8))
 }
 
 extension ModelSettings.Provider: ExpressibleByArgument {}

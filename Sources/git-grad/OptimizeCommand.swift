@@ -163,21 +163,23 @@ final class EventPrinter: @unchecked Sendable {
             print("  main: \(s.seedCommit.prefix(7)) -> \(s.finalCommit.prefix(7))")
             print("  " + UsageLine.render(s.usage) + String(format: ", wall %.0fs", s.wallSeconds))
             if let reason = s.stoppedBecause { print("  stopped early: \(reason)") }
-            print("next: git grad log" + (s.accepted > 0
-                ? "   |   git grad diff \(s.seedCommit.prefix(7)) main   (seed -> optimized prompt, with scores)"
-                : "   |   git grad show grad/\(s.run)/s1v1   (no step was accepted; every candidate stays on its branch)"))
+            if s.accepted > 0 {
+                print("next: git grad log   |   git grad diff \(s.seedCommit.prefix(7)) main   (seed -> optimized prompt, with scores)")
+            } else if s.recorded {
+                print("next: git grad log --all   |   git grad runs   (no step was accepted; every candidate stays on its branch)")
+            } else {
+                print("next: nothing was recorded; git grad eval --split train   (see what the prompt gets wrong)")
+            }
         }
     }
 
     private func printLine(_ event: OptimizerEvent, _ encoder: JSONEncoder) {
         if let data = try? encoder.encode(event) {
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            Swift.print(String(decoding: data, as: UTF8.self).jsonEscapingTerminalControls)
         }
     }
 
-    private func say(_ text: String) {
-        FileHandle.standardError.write(Data("git-grad: \(text)\n".utf8))
-    }
+    private func say(_ text: String) { logToStandardError(text) }
 
     private func endBar() {
         bar?.finish()

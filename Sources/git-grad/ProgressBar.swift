@@ -1,4 +1,5 @@
 import Foundation
+import PromptRepo
 
 /// A one-line progress bar on stderr when it is a terminal; silent otherwise.
 final class ProgressBar: @unchecked Sendable {
@@ -44,13 +45,13 @@ final class ProgressBar: @unchecked Sendable {
         let filled = total == 0 ? width : min(width, done * width / max(total, 1))
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         let elapsed = Int(Date().timeIntervalSince(started))
-        var line = "\r\u{1B}[2K\(name) \(bar) \(done)/\(total)  \(elapsed)s  cache \(hits)"
+        var line = "\r\u{1B}[2K\(name.escapingControlCharacters) \(bar) \(done)/\(total)  \(elapsed)s  cache \(hits)"
         if tokens > 0 { line += "  tokens \(tokens)" }
-        FileHandle.standardError.write(Data(line.utf8))
+        writeStandardError(line)
     }
 
     func finish() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        writeStandardError("\r\u{1B}[2K")
     }
 }

@@ -11,8 +11,8 @@ func withServer<T>(_ server: FakeLLMServer, _ body: (FakeLLMServer) async throws
     return try await body(server)
 }
 
-func fastRetries(maxAttempts: Int = 5, budget: Int = 50) -> RetryPolicy {
-    RetryPolicy(maxAttempts: maxAttempts, baseDelay: 0.01, maxDelay: 0.05, budget: budget)
+func fastRetries(maxAttempts: Int = 5, baseRetries: Int = 50, retriesPerCall: Double = 1) -> RetryPolicy {
+    RetryPolicy(maxAttempts: maxAttempts, baseDelay: 0.01, maxDelay: 0.05, baseRetries: baseRetries, retriesPerCall: retriesPerCall)
 }
 
 func client(_ server: FakeLLMServer, key: String? = nil, cache: ResponseCache? = nil, concurrency: Int = 4,
@@ -20,7 +20,8 @@ func client(_ server: FakeLLMServer, key: String? = nil, cache: ResponseCache? =
     let provider = OpenAICompatibleProvider(
         baseURL: server.baseURL, model: "fake-model", apiKey: key, keyVariable: "FAKE_KEY", timeoutSeconds: timeout,
         defaultConcurrency: concurrency)
-    return LLMClient(provider: provider, cache: cache, limiter: ConcurrencyLimiter(limit: concurrency), retryPolicy: retry, log: log)
+    return LLMClient(
+        provider: provider, cache: cache, limiter: ConcurrencyLimiter(limit: concurrency), budget: CallBudget(retryPolicy: retry), log: log)
 }
 
 func ask(_ text: String, sample: Int = 0) -> ChatRequest {
@@ -51,25 +52,39 @@ func ask(_ text: String, sample: Int = 0) -> ChatRequest {
         }
     }
 
-    @Test func givesUpAfterTheAttemptLimitWithAResumeHint() async throws {
+    @Test func givesUpAfterTheAttemptLimitNamingIt() async throws {
         try await withServer(FakeLLMServer(answer: "never")) { server in
             server.inject(Array(repeating: .status(500), count: 10))
             await #expect {
                 _ = try await client(server, retry: fastRetries(maxAttempts: 3)).complete(ask("x"))
             } throws: { error in
                 guard case LLMError.retriesExhausted(_, let attempts) = error else { return false }
-                return attempts == 3 && "\(error)".contains("--resume")
+                return attempts == 3 && "\(error)".contains("failed one request 3 times in a row") && "\(error)".contains("answered 500")
             }
             #expect(server.requests.count == 3)
         }
     }
 
-    @Test func retryBudgetIsSharedAcrossCalls() async throws {
+    @Test func retryBudgetGrowsWithTheCallsAndNamesWhatRanOut() async throws {
         try await withServer(FakeLLMServer(answer: "x")) { server in
+            // Base 1 + 1 per call started: the first call may retry twice.
+            let llm = client(server, retry: fastRetries(maxAttempts: 10, baseRetries: 1, retriesPerCall: 1))
             server.inject(Array(repeating: .status(429), count: 20))
-            let llm = client(server, retry: fastRetries(maxAttempts: 10, budget: 2))
-            await #expect(throws: LLMError.self) { _ = try await llm.complete(ask("a")) }
+            await #expect { _ = try await llm.complete(ask("a")) } throws: { error in
+                guard case LLMError.retryBudgetExhausted(_, let retries, let calls) = error else { return false }
+                return retries == 2 && calls == 1 && "\(error)".contains("retry budget (2 retries for 1 calls)")
+            }
             #expect(server.requests.count == 3)  // the first try and the two retries the budget allows
+        }
+        try await withServer(FakeLLMServer(answer: "x")) { server in
+            // Every call of a long run may fail once: the budget keeps pace with the work.
+            let llm = client(server, retry: fastRetries(maxAttempts: 10, baseRetries: 1, retriesPerCall: 1))
+            for index in 0..<40 {
+                server.inject([.status(500)])
+                let answer = try await llm.complete(ask("q\(index)"))
+                #expect(answer.text == "x")
+            }
+            #expect(await llm.accounting.totals.retries == 40)
         }
     }
 
@@ -113,7 +128,7 @@ func ask(_ text: String, sample: Int = 0) -> ChatRequest {
         let url = closed.baseURL
         closed.stop()
         let provider = OpenAICompatibleProvider(baseURL: url, model: "m", apiKey: nil)
-        await #expect { _ = try await LLMClient(provider: provider, retryPolicy: fastRetries()).complete(ask("c")) } throws: { error in
+        await #expect { _ = try await LLMClient(provider: provider, budget: CallBudget(retryPolicy: fastRetries())).complete(ask("c")) } throws: { error in
             guard case LLMError.connectionRefused = error else { return false }
             return true
         }

@@ -94,13 +94,3 @@ public struct OperatorSchedule: Sendable, Equatable {
         operators[((step - 1) * variants + (variant - 1)) % operators.count]
     }
 }
-
-extension String {
-    /// Text from a model or a dataset made safe to keep in a prompt file: no NUL or other control
-    /// characters but newlines and tabs, so the file stays text for git and terminals.
-    var withoutControlCharacters: String {
-        String(String.UnicodeScalarView(unicodeScalars.filter { scalar in
-            scalar == "\n" || scalar == "\r" || scalar == "\t" || !(scalar.properties.generalCategory == .control || scalar.value == 0x7F)
-        }))
-    }
-}

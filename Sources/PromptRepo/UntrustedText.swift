@@ -1,0 +1,72 @@
+import Foundation
+
+// Text from a model or a dataset is never trusted. Two treatments, for two destinations:
+// what is *stored* (a prompt file, a commit message) loses its control characters; what is
+// *shown* on a terminal keeps every character visible but cannot drive the terminal.
+
+extension Unicode.Scalar {
+    /// C0 and C1 control characters and DEL: what a terminal may interpret (ESC starts escape
+    /// sequences; U+009B is a one-character CSI on some terminals).
+    var isControlCharacter: Bool {
+        value < 0x20 || (0x7F...0x9F).contains(value)
+    }
+
+    /// Bidirectional overrides and isolates, which reorder what a reader sees ("Trojan Source").
+    var isBidiControl: Bool {
+        value == 0x061C || value == 0x200E || value == 0x200F || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
+    }
+}
+
+extension String {
+    /// Text made safe to keep in a prompt file or a commit message: no NUL or other control
+    /// characters but newlines, carriage returns (CRLF files) and tabs, so git treats the file as
+    /// text and nothing committed can drive a terminal.
+    public var withoutControlCharacters: String {
+        guard unicodeScalars.contains(where: { $0.isControlCharacter && !Self.keptInFiles.contains($0) }) else { return self }
+        return String(String.UnicodeScalarView(unicodeScalars.filter { !$0.isControlCharacter || Self.keptInFiles.contains($0) }))
+    }
+
+    private static let keptInFiles: Set<Unicode.Scalar> = ["\n", "\r", "\t"]
+
+    /// Text made safe to print on a terminal: every control character but newline and tab, and
+    /// every bidirectional control, is shown escaped (`\x1b`, `\x00`, `\u{9b}`, `\u{202e}`) and so
+    /// can neither clear the screen, move the cursor, set a window title nor reorder a line.
+    public var escapingControlCharacters: String {
+        guard unicodeScalars.contains(where: Self.needsTerminalEscape) else { return self }
+        var result = ""
+        result.reserveCapacity(utf8.count + 16)
+        for scalar in unicodeScalars {
+            guard Self.needsTerminalEscape(scalar) else {
+                result.unicodeScalars.append(scalar)
+                continue
+            }
+            if scalar.value < 0x80 {
+                result += "\\x" + String(format: "%02x", scalar.value)
+            } else {
+                result += "\\u{" + String(scalar.value, radix: 16) + "}"
+            }
+        }
+        return result
+    }
+
+    private static func needsTerminalEscape(_ scalar: Unicode.Scalar) -> Bool {
+        (scalar.isControlCharacter && scalar != "\n" && scalar != "\t") || scalar.isBidiControl
+    }
+
+    /// JSON text (as `JSONEncoder` writes it) with DEL, C1 and bidirectional controls written as
+    /// `\uXXXX` escapes: the same JSON value, and nothing in it a terminal would interpret.
+    /// (`JSONEncoder` already escapes C0 controls; in valid JSON these characters can only occur
+    /// inside strings, where a `\u` escape is exact.)
+    public var jsonEscapingTerminalControls: String {
+        guard unicodeScalars.contains(where: { $0.isControlCharacter || $0.isBidiControl }) else { return self }
+        var result = ""
+        for scalar in unicodeScalars {
+            if scalar.isControlCharacter || scalar.isBidiControl {
+                result += String(format: "\\u%04x", scalar.value)
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+}
