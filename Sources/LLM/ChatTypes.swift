@@ -76,7 +76,7 @@ public enum LLMError: Error, Sendable, Equatable, CustomStringConvertible {
     case badRequest(status: Int, message: String)
     /// One request failed `attempts` times in a row; `last` is its last failure.
     case retriesExhausted(last: String, attempts: Int)
-    /// The run's retry budget is spent: `retries` retries for `calls` calls.
+    /// The run's retry budget is spent: `retries` retries while `calls` calls were answered.
     case retryBudgetExhausted(last: String, retries: Int, calls: Int)
     /// A spending limit of the run was reached.
     case budgetExceeded(SpendingLimit)
@@ -101,7 +101,7 @@ public enum LLMError: Error, Sendable, Equatable, CustomStringConvertible {
         case .retriesExhausted(let last, let attempts):
             return "the model server failed one request \(attempts) times in a row (last: \(last))"
         case .retryBudgetExhausted(let last, let retries, let calls):
-            return "the model server failed too often: the retry budget (\(retries) retries for \(calls) calls) is spent (last: \(last))"
+            return "the model server failed too often: the retry budget is spent (\(retries) retries, \(calls) calls answered) (last: \(last))"
         case .budgetExceeded(let limit):
             return limit.description
         case .localModelUnavailable(let message):

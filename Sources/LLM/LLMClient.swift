@@ -3,10 +3,10 @@ import Foundation
 /// How failed calls are retried: exponential backoff with full jitter, `Retry-After` honoured,
 /// a per-call attempt limit, and a retry budget that grows with the work of the run.
 ///
-/// The budget is `baseRetries + retriesPerCall × calls started`: a run on a flaky server (30% of
+/// The budget is `baseRetries + retriesPerCall × calls answered`: a run on a flaky server (30% of
 /// requests failing costs about 0.4 retries per call) keeps going however long it is, while a
-/// server that fails everything exhausts it within a few rounds instead of each call waiting out
-/// all its attempts.
+/// server that answers nothing exhausts it after `baseRetries` retries instead of each call
+/// waiting out all its attempts.
 public struct RetryPolicy: Sendable {
     public var maxAttempts: Int
     public var baseDelay: Double
@@ -39,6 +39,7 @@ public actor CallBudget {
     public let retryPolicy: RetryPolicy
     private var retriesUsed = 0
     private var callsStarted = 0
+    private var callsAnswered = 0
 
     public init(maxCalls: Int? = nil, maxTokens: Int? = nil, maxCost: Double? = nil, retryPolicy: RetryPolicy = RetryPolicy()) {
         self.maxCalls = maxCalls
@@ -60,15 +61,17 @@ public actor CallBudget {
         callsStarted += 1
     }
 
-    /// The retries allowed so far: they grow with the calls started.
+    func recordAnswer() { callsAnswered += 1 }
+
+    /// The retries allowed so far: they grow with the calls answered.
     var retryAllowance: Int {
-        retryPolicy.baseRetries + Int((retryPolicy.retriesPerCall * Double(callsStarted)).rounded(.down))
+        retryPolicy.baseRetries + Int((retryPolicy.retriesPerCall * Double(callsAnswered)).rounded(.down))
     }
 
     /// Takes one retry from the budget, or throws what ran out.
     func takeRetry(last: String) throws {
         guard retriesUsed < retryAllowance else {
-            throw LLMError.retryBudgetExhausted(last: last, retries: retriesUsed, calls: callsStarted)
+            throw LLMError.retryBudgetExhausted(last: last, retries: retriesUsed, calls: callsAnswered)
         }
         retriesUsed += 1
     }
@@ -121,6 +124,7 @@ public final class LLMClient: Sendable {
             attempt += 1
             do {
                 let response = try await provider.complete(request)
+                await budget.recordAnswer()
                 log?("\(provider.kind) \(provider.model): ok in \(String(format: "%.2f", response.latencySeconds))s, \(response.promptTokens)+\(response.completionTokens) tokens")
                 return response
             } catch let error as LLMError where error.isTransient {

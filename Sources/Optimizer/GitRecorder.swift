@@ -225,7 +225,7 @@ public actor GitRecorder {
         let branches = try git.branches(matching: "grad/\(run.value)/*").map(\.name)
         let hasManifest = try git.referenceTarget(manifest) != nil
         guard hasManifest || !branches.isEmpty else {
-            throw PromptRepoError.format("no run named \(run); `git grad runs` lists them")
+            throw PromptRepoError.format("no run named \(run); `git grad runs` lists the runs")
         }
         for branch in branches { try git.deleteBranch(branch) }
         if hasManifest { try git.deleteReference(manifest) }

@@ -55,7 +55,9 @@ public struct DatasetLoader: Sendable {
     /// Parses file contents; the format follows the file's extension (`.csv`, otherwise JSONL).
     public func parse(_ data: Data, file: String) throws -> [Example] {
         guard let text = String(data: data, encoding: .utf8) else {
-            throw PromptRepoError.datasetFile(file: file, message: "not valid UTF-8 text")
+            let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+            let bad = lines.firstIndex { String(data: Data($0), encoding: .utf8) == nil }.map { $0 + 1 } ?? 1
+            throw PromptRepoError.dataset(file: file, line: bad, message: "not valid UTF-8 text; save the file as UTF-8")
         }
         let rows: [(line: Int, fields: [String: String])] =
             file.lowercased().hasSuffix(".csv") ? try parseCSV(text, file: file) : try parseJSONL(text, file: file)

@@ -19,14 +19,21 @@ extension Unicode.Scalar {
 
 extension String {
     /// Text made safe to keep in a prompt file or a commit message: no NUL or other control
-    /// characters but newlines, carriage returns (CRLF files) and tabs, so git treats the file as
-    /// text and nothing committed can drive a terminal.
+    /// characters but newlines, tabs and the carriage return of a CRLF line end, so git treats the
+    /// file as text and nothing committed can drive a terminal.
     public var withoutControlCharacters: String {
-        guard unicodeScalars.contains(where: { $0.isControlCharacter && !Self.keptInFiles.contains($0) }) else { return self }
-        return String(String.UnicodeScalarView(unicodeScalars.filter { !$0.isControlCharacter || Self.keptInFiles.contains($0) }))
+        let scalars = Array(unicodeScalars)
+        func kept(_ index: Int) -> Bool {
+            let scalar = scalars[index]
+            guard scalar.isControlCharacter else { return true }
+            if scalar == "\n" || scalar == "\t" { return true }
+            return scalar == "\r" && index + 1 < scalars.count && scalars[index + 1] == "\n"
+        }
+        guard scalars.indices.contains(where: { !kept($0) }) else { return self }
+        var view = String.UnicodeScalarView()
+        for index in scalars.indices where kept(index) { view.append(scalars[index]) }
+        return String(view)
     }
-
-    private static let keptInFiles: Set<Unicode.Scalar> = ["\n", "\r", "\t"]
 
     /// Text made safe to print on a terminal: every control character but newline and tab, and
     /// every bidirectional control, is shown escaped (`\x1b`, `\x00`, `\u{9b}`, `\u{202e}`) and so
@@ -58,10 +65,11 @@ extension String {
     /// (`JSONEncoder` already escapes C0 controls; in valid JSON these characters can only occur
     /// inside strings, where a `\u` escape is exact.)
     public var jsonEscapingTerminalControls: String {
-        guard unicodeScalars.contains(where: { $0.isControlCharacter || $0.isBidiControl }) else { return self }
+        func escaped(_ scalar: Unicode.Scalar) -> Bool { scalar.value >= 0x7F && (scalar.isControlCharacter || scalar.isBidiControl) }
+        guard unicodeScalars.contains(where: escaped) else { return self }
         var result = ""
         for scalar in unicodeScalars {
-            if scalar.isControlCharacter || scalar.isBidiControl {
+            if escaped(scalar) {
                 result += String(format: "\\u%04x", scalar.value)
             } else {
                 result.unicodeScalars.append(scalar)

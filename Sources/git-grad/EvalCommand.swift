@@ -37,8 +37,12 @@ struct EvalCommand: AsyncParsableCommand {
             throw PromptRepoError.missingFile(path: "\(path) in \(commit.short)", role: "dataset")
         }
         let examples = try loader.parse(data, file: path)
+        let promptText = try repository.promptText(config.task.prompt, at: commit)
+        if let problem = PromptFile.parse(promptText).problems(path: config.task.prompt, inputFields: config.task.inputFields).first {
+            throw PromptRepoError.format(problem)
+        }
         let prompt = PromptPair(
-            file: try repository.promptText(config.task.prompt, at: commit), path: config.task.prompt,
+            file: promptText, path: config.task.prompt,
             system: try config.task.system.map { PromptTemplate(text: try repository.promptText($0, at: commit), path: $0) },
             inputFields: config.task.inputFields)
 

@@ -22,17 +22,20 @@ import Testing
 
     /// The fake model: the seed prompt always answers "field"; a prompt with RULES answers right.
     static func server(latency: TimeAmount = .zero) -> FakeLLMServer {
-        FakeLLMServer(latency: latency, threads: 2) { request in
-            let content = request.lastUserMessage
-            if content.contains("Explain what in the prompt caused") {
-                return .completion("- The prompt never states the queue rules; cancellations go to retention.")
-            }
-            if content.contains("Rewrite the prompt below") {
-                return .completion("<summary>State the queue rules</summary>\n<prompt>\nRULES: route by the Brightwave rules.\nMessage: {{message}}\nQueue:\n</prompt>")
-            }
-            guard let message = truth.keys.first(where: { content.contains($0) }) else { return .completion("desk") }
-            return .completion(content.contains("RULES") ? "Queue: \(truth[message]!)" : "field")
+        FakeLLMServer(latency: latency, threads: 2, script: answer)
+    }
+
+    /// The fake model's answer to one request.
+    @Sendable static func answer(_ request: FakeLLMServer.RecordedRequest) -> FakeLLMServer.Reply {
+        let content = request.lastUserMessage
+        if content.contains("Explain what in the prompt caused") {
+            return .completion("- The prompt never states the queue rules; cancellations go to retention.")
         }
+        if content.contains("Rewrite the prompt below") {
+            return .completion("<summary>State the queue rules</summary>\n<prompt>\nRULES: route by the Brightwave rules.\nMessage: {{message}}\nQueue:\n</prompt>")
+        }
+        guard let message = truth.keys.first(where: { content.contains($0) }) else { return .completion("desk") }
+        return .completion(content.contains("RULES") ? "Queue: \(truth[message]!)" : "field")
     }
 
     @Test func evalWritesStatisticsAndANote() throws {

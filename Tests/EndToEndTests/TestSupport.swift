@@ -10,16 +10,22 @@ let gitGradBinary: String = {
 
 /// Runs the built git-grad.
 @discardableResult
-func runGrad(_ arguments: [String], in directory: URL) throws -> ProcessResult {
+func runGrad(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws -> ProcessResult {
     try #require(FileManager.default.isExecutableFile(atPath: gitGradBinary),
                  "git-grad is not built at \(gitGradBinary); run `swift build` or set GIT_GRAD_BIN")
-    return try runProcess(gitGradBinary, arguments, in: directory)
+    return try runProcess(gitGradBinary, arguments, in: directory, environment: environment)
 }
 
 /// Runs git-grad and requires it to succeed, returning its standard output.
 @discardableResult
 func grad(_ arguments: String..., in directory: URL, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-    let result = try runGrad(arguments, in: directory)
+    try grad(arguments, in: directory, sourceLocation: sourceLocation)
+}
+
+@discardableResult
+func grad(_ arguments: [String], in directory: URL, environment: [String: String] = [:],
+          sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    let result = try runGrad(arguments, in: directory, environment: environment)
     try #require(result.status == 0, "git-grad \(arguments.joined(separator: " ")) failed (\(result.status)): \(result.stderr)",
                  sourceLocation: sourceLocation)
     return result.stdout
@@ -34,11 +40,11 @@ func withSampleRepository<T>(_ body: (URL) throws -> T) throws -> T {
     }
 }
 
-/// The tip of main and the porcelain status: what a failed command must leave unchanged.
+/// Every reference, the object counts and the porcelain status: what a failed command must
+/// leave unchanged.
 func repositoryState(_ repo: URL) throws -> String {
-    let main = try git("rev-parse", "main", in: repo)
     let status = try git("status", "--porcelain", in: repo)
-    let notes = try runGit(["rev-parse", "-q", "--verify", "refs/notes/grad"], in: repo).stdout
     let refs = try git("for-each-ref", "--format=%(refname) %(objectname)", in: repo)
-    return main + status + notes + refs
+    let objects = try git("count-objects", "-v", in: repo)
+    return "refs:\n" + refs + "objects:\n" + objects + "status:\n" + status
 }

@@ -56,6 +56,20 @@ public final class FakeLLMServer: @unchecked Sendable {
         self.script = script
     }
 
+    /// A script that fails a share `rate` of requests, each with a fault drawn by a seeded
+    /// generator from every kind (500, 429 with `Retry-After`, a hang, malformed JSON, a truncated
+    /// body, an empty choices list), and answers the rest with `script`.
+    public static func flaky(
+        rate: Double, seed: UInt64, retryAfter: String = "0", script: @escaping @Sendable (RecordedRequest) -> Reply
+    ) -> @Sendable (RecordedRequest) -> Reply {
+        let generator = LockedGenerator(seed: seed)
+        let faults: [Reply] = [.status(500), .status(429, retryAfter: retryAfter), .hang, .malformedJSON, .truncated, .emptyChoices]
+        return { request in
+            let (draw, pick) = generator.next()
+            return draw < rate ? faults[pick % faults.count] : script(request)
+        }
+    }
+
     /// A server that always answers `text`.
     public convenience init(answer text: String, latency: TimeAmount = .zero) {
         self.init(latency: latency) { _ in .completion(text) }
@@ -199,6 +213,28 @@ public final class FakeLLMServer: @unchecked Sendable {
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             if counted { server.finished() }
+        }
+    }
+}
+
+/// A seeded generator behind a lock (SplitMix64), so fault patterns repeat run for run.
+final class LockedGenerator: @unchecked Sendable {
+    private let lock = NSLock()
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+
+    /// A uniform draw in [0, 1) and a second number for picking among choices.
+    func next() -> (Double, Int) {
+        lock.withLock {
+            func step() -> UInt64 {
+                state &+= 0x9E37_79B9_7F4A_7C15
+                var z = state
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return z ^ (z >> 31)
+            }
+            return (Double(step() >> 11) / Double(1 << 53), Int(step() % 1_000_003))
         }
     }
 }

@@ -67,12 +67,12 @@ func ask(_ text: String, sample: Int = 0) -> ChatRequest {
 
     @Test func retryBudgetGrowsWithTheCallsAndNamesWhatRanOut() async throws {
         try await withServer(FakeLLMServer(answer: "x")) { server in
-            // Base 1 + 1 per call started: the first call may retry twice.
-            let llm = client(server, retry: fastRetries(maxAttempts: 10, baseRetries: 1, retriesPerCall: 1))
+            // Base 2 + 1 per call answered: a server that answers nothing gets two retries.
+            let llm = client(server, retry: fastRetries(maxAttempts: 10, baseRetries: 2, retriesPerCall: 1))
             server.inject(Array(repeating: .status(429), count: 20))
             await #expect { _ = try await llm.complete(ask("a")) } throws: { error in
                 guard case LLMError.retryBudgetExhausted(_, let retries, let calls) = error else { return false }
-                return retries == 2 && calls == 1 && "\(error)".contains("retry budget (2 retries for 1 calls)")
+                return retries == 2 && calls == 0 && "\(error)".contains("retry budget is spent (2 retries, 0 calls answered)")
             }
             #expect(server.requests.count == 3)  // the first try and the two retries the budget allows
         }

@@ -80,10 +80,13 @@ struct DatasetTests {
         #expect(error?.description.contains("line 1") == true)
     }
 
-    @Test("an empty file, a missing file and invalid UTF-8 are file errors")
+    @Test("an empty file and a missing file are file errors; invalid UTF-8 names its line")
     func fileErrors() throws {
         #expect((#expect(throws: PromptRepoError.self) { try parse("\n\n") })?.isDatasetFile == true)
-        #expect((#expect(throws: PromptRepoError.self) { try loader.parse(Data([0xFF, 0xFE, 0x00]), file: "x.jsonl") })?.isDatasetFile == true)
+        let invalid = #expect(throws: PromptRepoError.self) {
+            try loader.parse(Data("{\"id\": \"1\"}\n".utf8) + Data([0xFF, 0xFE, 0x0A]), file: "x.jsonl")
+        }
+        #expect(invalid?.description.contains("x.jsonl:2") == true && invalid?.description.contains("UTF-8") == true, "\(String(describing: invalid))")
         try withTemporaryDirectory { url in
             let error = #expect(throws: PromptRepoError.self) { try loader.load("data/none.jsonl", root: url) }
             #expect(error == .missingFile(path: "data/none.jsonl", role: "dataset"))

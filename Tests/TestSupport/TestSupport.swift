@@ -35,12 +35,22 @@ public struct ProcessResult: Sendable {
     public let status: Int32
     public let stdout: String
     public let stderr: String
+
+    public init(status: Int32, stdout: String, stderr: String) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+    }
 }
 
 /// A program that exited with a failure status.
 public struct ProcessFailure: Error, CustomStringConvertible {
     public let command: String
     public let result: ProcessResult
+    public init(command: String, result: ProcessResult) {
+        self.command = command
+        self.result = result
+    }
     public var description: String { "\(command) failed (\(result.status)): \(result.stderr)" }
 }
 
