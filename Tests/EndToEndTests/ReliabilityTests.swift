@@ -92,11 +92,19 @@ struct KillAnywhereTests {
 
             // Resume what was recorded; a run killed before it recorded anything starts again.
             let runs = try JSONSerialization.jsonObject(with: Data(try grad("runs", "--json", in: repo).utf8)) as? [[String: Any]] ?? []
+            let recorded = lines(try git("for-each-ref", "refs/heads/grad/", in: repo)).count
+            let state: String
             if runs.contains(where: { $0["status"] as? String == "unfinished" }) {
+                state = "unfinished with \(recorded) branch(es), resumed"
                 try grad(["optimize", "--resume"] + fakeModel(server), in: repo)
             } else if runs.isEmpty {
+                state = "nothing recorded, started again"
                 try grad(["optimize", "--steps", "2", "--variants", "2"] + fakeModel(server), in: repo)
+            } else {
+                state = "already finished"
             }
+            print(String(format: "kill trial %2d at %.2fs of %.2fs: main %@, %@", trial, moment, reference.seconds,
+                         tip == seed ? "at the seed" : "at a verified merge", state))
             #expect(try readFile("prompts/router.md", in: repo) == reference.prompt, "a kill at \(moment)s changed where the run ends")
             #expect(try git("status", "--porcelain", in: repo).isEmpty)
             #expect(try runGit(["fsck", "--full"], in: repo).status == 0)
@@ -116,18 +124,28 @@ struct KillAnywhereTests {
 struct FlakyServerTests {
     @Test("30% mixed faults (500, 429 with Retry-After, hangs, malformed JSON, truncated bodies, empty choices): the run completes",
           arguments: 1...10)
-    func thirtyPercentFaults(seed: Int) throws {
+    func thirtyPercentFaults(seed: Int) async throws {
         let server = FakeLLMServer(threads: 2, script: FakeLLMServer.flaky(rate: 0.3, seed: UInt64(seed), script: OptimizeCommandTests.answer))
         try server.start()
         defer { server.stop() }
-        try withSampleRepository { repo in
-            let result = try runGrad(["optimize", "--steps", "2", "--variants", "2", "--timeout", "0.5"] + fakeModel(server), in: repo)
-            #expect(result.status == 0, "seed \(seed): \(result.stderr)")
-            #expect(result.stdout.contains("accepted 1"), "seed \(seed): \(result.stdout)")
-            #expect(result.stdout.contains("retries "), "no fault was injected")
-            #expect(try readFile("prompts/router.md", in: repo).contains("RULES"))
-            #expect(try runGit(["fsck", "--full"], in: repo).status == 0)
+        let directory = try TemporaryDirectory()
+        let repo = directory.url.appendingPathComponent("repo")
+        try grad("init", repo.path, "--from", sampleRepo.path, in: directory.url)
+        // Off the test's thread: the runs mostly wait (backoff, timeouts), so all ten overlap.
+        let arguments = ["optimize", "--steps", "2", "--variants", "2", "--timeout", "0.5"] + fakeModel(server)
+        let result = try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runProcess(gitGradBinary, arguments, in: repo) })
+            }
         }
+        #expect(result.status == 0, "seed \(seed): \(result.stderr)")
+        #expect(result.stdout.contains("accepted 1"), "seed \(seed): \(result.stdout)")
+        let retries = result.stdout.firstMatch(of: /retries (\d+)/).map { Int($0.1)! } ?? 0
+        #expect(retries > 0, "no fault was injected")
+        print("30% faults, seed \(seed): exit \(result.status), \(retries) retries, \(server.requests.count) requests")
+        #expect(try readFile("prompts/router.md", in: repo).contains("RULES"))
+        #expect(try runGit(["fsck", "--full"], in: repo).status == 0)
+        withExtendedLifetime(directory) {}
     }
 
     @Test("a server that fails everything: one line naming what ran out, nothing recorded, and a rerun completes")
