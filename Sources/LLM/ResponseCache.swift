@@ -49,11 +49,12 @@ public final class ResponseCache: Sendable {
             default: return "SQLite error \(error.resultCode.rawValue)"
             }
         }
-        let text = (error as NSError).localizedDescription
-        if (error as NSError).code == NSFileWriteNoPermissionError || text.localizedCaseInsensitiveContains("permission") {
-            return "its folder cannot be created (permission denied)"
+        // Foundation's file errors carry the system's reason (EACCES, EROFS, ENOSPC) underneath.
+        let nsError = error as NSError
+        if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return "its folder cannot be created (\(String(cString: strerror(Int32(underlying.code)))))"
         }
-        return text
+        return "its folder cannot be created (\(nsError.localizedDescription))"
     }
 
     /// The cache key: SHA-256 of the provider kind, model and every request parameter (sample

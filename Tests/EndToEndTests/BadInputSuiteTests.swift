@@ -242,6 +242,7 @@ let badInputs: [BadInput] = [
     BadInput(name: "a full disk (the cache)", fragment: "cache.sqlite", arguments: { ["eval"] + model($0.healthy) }, limit: .fileSize),
     BadInput(name: "a full disk (the note)", fragment: "evaluation note on", arguments: { ["eval", "--no-cache"] + model($0.healthy) }, limit: .fileSize),
     BadInput(name: "a read-only .git", fragment: ".git", arguments: { ["eval", "--no-cache"] + model($0.healthy) }, limit: .readOnlyGit),
+    BadInput(name: "a read-only .git (the cache)", fragment: "cache.sqlite", arguments: { ["eval"] + model($0.healthy) }, limit: .readOnlyGit),
 ]
 
 /// Whether this machine can make `.git` read-only for a child process: as root (which ignores
