@@ -19,6 +19,14 @@ func rawControlBytes(_ text: String) -> [String] {
     }.map { String(format: "U+%04X", $0.value) }
 }
 
+/// Results gathered from several threads.
+final class LockedResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [String: Result<ProcessResult, Error>] = [:]
+    func append(_ name: String, _ result: Result<ProcessResult, Error>) { lock.withLock { results[name] = result } }
+    var all: [String: Result<ProcessResult, Error>] { lock.withLock { results } }
+}
+
 /// C0 controls but newline and tab, DEL and C1 controls: what must never be stored.
 func controlCharacters(_ text: String) -> [String] {
     text.unicodeScalars.filter { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || (0x7F...0x9F).contains($0.value) }
@@ -227,6 +235,37 @@ struct RunsCommandTests {
             #expect(try git("for-each-ref", "refs/grad/", "refs/heads/grad/", in: repo).isEmpty)
             #expect(try git("log", "-1", "--format=%(trailers:key=Verdict,valueonly)", "main", in: repo).contains("accepted"),
                     "the merge stays on main")
+        }
+    }
+
+    @Test("two runs started together: one merges, the other stops with one line and is never resumed")
+    func twoRunsAtOnce() throws {
+        let server = OptimizeCommandTests.server(latency: .milliseconds(5))
+        try server.start()
+        defer { server.stop() }
+        try withSampleRepository { repo in
+            let group = DispatchGroup()
+            let results = LockedResults()
+            for run in ["left", "right"] {
+                group.enter()
+                DispatchQueue.global().async {
+                    results.append(run, Result { try runGrad(["optimize", "--steps", "1", "--variants", "2", "--run", run] + fakeModel(server), in: repo) })
+                    group.leave()
+                }
+            }
+            group.wait()
+            let finished = try results.all.mapValues { try $0.get() }
+            print("two runs at once: " + finished.keys.sorted().map { "\($0) exit \(finished[$0]!.status)" }.joined(separator: ", "))
+            #expect(finished.values.contains { $0.status == 0 })
+            for (run, result) in finished where result.status != 0 {
+                #expect(lines(result.stderr).last?.contains("main moved") == true, "\(run): \(result.stderr)")
+                #expect(lines(result.stderr).filter { $0.hasPrefix("git-grad: error:") }.count == 1)
+                #expect(lines(try grad("runs", in: repo)).first { $0.hasPrefix("\(run) ") }?.contains("stopped") == true)
+            }
+            #expect(try git("rev-list", "--merges", "--count", "main", in: repo).hasPrefix("1"), "exactly one merge: none lost, none doubled")
+            #expect(try runGit(["fsck", "--full"], in: repo).status == 0)
+            let resume = try runGrad(["optimize", "--resume"] + fakeModel(server), in: repo)
+            #expect(resume.status != 0 && resume.stderr.contains("no unfinished run"), "\(resume.stderr)")
         }
     }
 
