@@ -1,4 +1,5 @@
 import CLibgit2
+import Foundation
 
 extension Repository {
     /// Attaches `text` as the note of `target` under `notesReference` (e.g. `refs/notes/grad`),
@@ -7,12 +8,24 @@ extension Repository {
     public func setNote(_ text: String, on target: ObjectID, notesReference: String, overwrite: Bool = true, signature: Signature? = nil) throws -> ObjectID {
         let signature = signature ?? defaultSignature()
         var noteOID = git_oid(), targetOID = target.raw
-        try signature.withGitSignature { sig in
-            try check(
-                git_note_create(&noteOID, pointer, notesReference, sig, sig, &targetOID, text, overwrite ? 1 : 0),
-                "git_note_create", reference: notesReference)
+        // Another process writing a note at the same moment holds the notes ref's lock, or moves
+        // the ref between our read and our write (libgit2 then refuses, so nothing is lost): both
+        // are retried, a little later, from the new tip.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let code = try signature.withGitSignature { sig in
+                git_note_create(&noteOID, pointer, notesReference, sig, sig, &targetOID, text, overwrite ? 1 : 0)
+            }
+            let contended = code == GIT_ELOCKED.rawValue || code == GIT_EMODIFIED.rawValue
+                || (code < 0 && lastFailure(code, "git_note_create").message.contains("locked file"))
+            if contended && attempt < 200 {
+                usleep(UInt32.random(in: 2_000...20_000))
+                continue
+            }
+            try check(code, "git_note_create", reference: notesReference)
+            return ObjectID(noteOID)
         }
-        return ObjectID(noteOID)
     }
 
     /// The note attached to `target`, or nil. The corresponding libgit2 function is `git_note_read`.
