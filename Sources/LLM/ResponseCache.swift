@@ -14,7 +14,7 @@ public final class ResponseCache: Sendable {
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         } catch {
-            throw LLMError.cacheUnavailable(path: path, reason: Self.reason(error))
+            throw LLMError.cacheUnavailable(path: path, reason: Self.reason(error, creatingFolder: true))
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -40,7 +40,12 @@ public final class ResponseCache: Sendable {
         do { return try body() } catch { throw LLMError.cacheUnavailable(path: path, reason: reason(error)) }
     }
 
-    static func reason(_ error: Error) -> String {
+    /// The cache error for a failed read or write; a cancelled task stays a cancellation.
+    func failure(_ error: Error) -> Error {
+        error is CancellationError ? error : LLMError.cacheUnavailable(path: path, reason: Self.reason(error))
+    }
+
+    static func reason(_ error: Error, creatingFolder: Bool = false) -> String {
         if let error = error as? DatabaseError {
             switch error.resultCode {
             case .SQLITE_FULL, .SQLITE_IOERR: return "a write failed (is the disk full?)"
@@ -49,6 +54,7 @@ public final class ResponseCache: Sendable {
             default: return "SQLite error \(error.resultCode.rawValue)"
             }
         }
+        guard creatingFolder else { return String(describing: error) }
         // Foundation's file errors carry the system's reason (EACCES, EROFS, ENOSPC) underneath.
         let nsError = error as NSError
         if let underlying = nsError.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
@@ -72,7 +78,7 @@ public final class ResponseCache: Sendable {
     }
 
     public func lookup(_ key: String) async throws -> ChatResponse? {
-        do { return try await read(key) } catch { throw LLMError.cacheUnavailable(path: path, reason: Self.reason(error)) }
+        do { return try await read(key) } catch { throw failure(error) }
     }
 
     private func read(_ key: String) async throws -> ChatResponse? {
@@ -92,9 +98,7 @@ public final class ResponseCache: Sendable {
     }
 
     public func store(_ key: String, kind: String, model: String, response: ChatResponse) async throws {
-        do { try await write(key, kind: kind, model: model, response: response) } catch {
-            throw LLMError.cacheUnavailable(path: path, reason: Self.reason(error))
-        }
+        do { try await write(key, kind: kind, model: model, response: response) } catch { throw failure(error) }
     }
 
     private func write(_ key: String, kind: String, model: String, response: ChatResponse) async throws {

@@ -152,6 +152,11 @@ public actor GitRecorder {
         }
     }
 
+    /// Whether the run has a manifest, i.e. recorded something.
+    public func isRecorded(_ run: String) throws -> Bool {
+        try repository.git.referenceTarget(RunManifest.reference(run)) != nil
+    }
+
     /// Marks a recorded run as ended (`finished`, or `stopped: why`), so `--resume` without an id
     /// never picks it. A run that recorded nothing stays unrecorded.
     public func markRunEnded(_ run: String, outcome: String) throws {
@@ -177,7 +182,7 @@ public actor GitRecorder {
             return try RunManifest.decoder.decode(RunManifest.self, from: try repository.git.blobData(blob))
         } catch {
             throw PromptRepoError.format(
-                "the manifest of run \(run) (refs/grad/runs/\(run)) cannot be read; remove the run with `git grad runs drop \(run)`")
+                "the manifest of run \(run) (refs/grad/runs/\(run)) cannot be read; remove the run with `git grad runs drop \(run) --force`")
         }
     }
 
@@ -226,6 +231,9 @@ public actor GitRecorder {
         let hasManifest = try git.referenceTarget(manifest) != nil
         guard hasManifest || !branches.isEmpty else {
             throw PromptRepoError.format("no run named \(run); `git grad runs` lists the runs")
+        }
+        if let head = try git.currentBranch(), branches.contains(head) {
+            throw PromptRepoError.format("HEAD is on \(head), a branch of run \(run); `git checkout main` first")
         }
         for branch in branches { try git.deleteBranch(branch) }
         if hasManifest { try git.deleteReference(manifest) }

@@ -174,15 +174,15 @@ public struct OptimizerRun: Sendable {
                     break
                 }
             }
-            try await recorder.markRunEnded(manifest.run, outcome: "finished")
             summary.finalCommit = state.tip.hex
             summary.finalHoldout = score(state.baseline)
             if !test.isEmpty {
                 let finalPrompt = context.pair(try await recorder.promptText(config.task.prompt, at: state.tip))
                 summary.finalTest = score(try await evaluateSplit("test", examples: test, commit: state.tip, evaluator: context.evaluator, prompt: finalPrompt))
             }
+            try await recorder.markRunEnded(manifest.run, outcome: "finished")
         } catch let error as LLMError {
-            let recorded = try await recorder.manifests().contains { $0.run == manifest.run }
+            let recorded = try await recorder.isRecorded(manifest.run)
             guard case .budgetExceeded = error else {
                 throw RunFailure.modelFailed(run: manifest.run, recorded: recorded, cause: error)
             }
@@ -201,7 +201,7 @@ public struct OptimizerRun: Sendable {
         }
         summary.usage = await runtime.accounting.totals
         summary.wallSeconds = Date().timeIntervalSince(started)
-        summary.recorded = try await recorder.manifests().contains { $0.run == manifest.run }
+        summary.recorded = try await recorder.isRecorded(manifest.run)
         emit(.summary(summary))
         return summary
     }

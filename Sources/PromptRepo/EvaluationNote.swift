@@ -103,12 +103,14 @@ public struct EvaluationNote: Codable, Sendable, Equatable {
         return String(decoding: try encoder.encode(self), as: UTF8.self) + "\n"
     }
 
+    static let notJSON = "evaluation note is not git-grad JSON; it may have been edited by hand"
+
     public static func decode(_ text: String) throws -> EvaluationNote {
         let note: EvaluationNote
         do {
             note = try JSONDecoder().decode(EvaluationNote.self, from: Data(text.utf8))
         } catch {
-            throw PromptRepoError.format("evaluation note is not git-grad JSON; it may have been edited by hand")
+            throw PromptRepoError.format(notJSON)
         }
         guard note.version <= currentVersion else {
             throw PromptRepoError.format("evaluation note version \(note.version) is newer than this git-grad understands; upgrade git-grad")

@@ -63,9 +63,9 @@ public final class PromptRepository {
         guard let text = try git.note(on: commit, notesReference: GradRefs.notes) else { return nil }
         do {
             return try EvaluationNote.decode(text)
-        } catch let error as PromptRepoError {
+        } catch PromptRepoError.format(EvaluationNote.notJSON) {
             throw PromptRepoError.format(
-                "the \(error.description) (on commit \(commit.short), refs/notes/grad); remove it with `git notes --ref=grad remove \(commit.short)` and evaluate again")
+                "the \(EvaluationNote.notJSON) (on commit \(commit.short), refs/notes/grad); remove it with `git notes --ref=grad remove \(commit.short)` and evaluate again")
         }
     }
 

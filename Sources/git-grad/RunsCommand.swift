@@ -53,9 +53,10 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             let id = try RunID(run)
             let recorder = try GitRecorder(directory: try options.open().root)
-            if !force, let overview = try await recorder.runOverviews().first(where: { $0.run == run }), overview.accepted > 0 {
+            // Merged steps are read from main's history, not the manifest, which may be the damaged part.
+            if !force, case let merged = try await recorder.mergedSteps(run: run), !merged.isEmpty {
                 throw CommandFailure(message:
-                    "run \(run) has \(overview.accepted) step(s) merged into main; its branches are how they are inspected. Use --force to drop it anyway")
+                    "run \(run) has \(merged.count) step(s) merged into main; its branches are how they are inspected. Use --force to drop it anyway")
             }
             let removed = try await recorder.dropRun(id)
             print("dropped run \(run): \(removed) reference(s) removed")

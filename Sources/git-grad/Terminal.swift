@@ -51,11 +51,12 @@ enum StyleToken {
     static let reset = token("0")
 
     /// Replaces tokens by the escape sequences they stand for.
+    /// Literal (code-unit) matching: a combining mark after a token must not hide it.
     static func render(_ text: String) -> String {
-        guard text.contains("\u{E000}\(secret)") else { return text }
+        guard text.range(of: "\u{E000}\(secret)", options: .literal) != nil else { return text }
         var result = text
         for code in Terminal.Color.allCases.map(\.rawValue) + ["0"] {
-            result = result.replacingOccurrences(of: token(code), with: "\u{1B}[\(code)m")
+            result = result.replacingOccurrences(of: token(code), with: "\u{1B}[\(code)m", options: .literal)
         }
         return result
     }

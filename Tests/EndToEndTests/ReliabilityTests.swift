@@ -269,6 +269,18 @@ struct RunsCommandTests {
         }
     }
 
+    @Test("a run whose manifest is damaged can be dropped, as the error says")
+    func dropDamagedRun() throws {
+        try withSampleRepository { repo in
+            let blob = try git(["hash-object", "-w", "--stdin"], in: repo, stdin: "not json").trimmingCharacters(in: .whitespacesAndNewlines)
+            try git("update-ref", "refs/grad/runs/broken", blob, in: repo)
+            let listing = try runGrad(["runs"], in: repo)
+            #expect(listing.status != 0 && listing.stderr.contains("git grad runs drop broken --force"), "\(listing.stderr)")
+            try grad("runs", "drop", "broken", "--force", in: repo)
+            #expect(try grad("runs", in: repo).contains("no runs yet"))
+        }
+    }
+
     @Test("with two unfinished runs, --resume asks which one")
     func ambiguousResume() throws {
         let server = OptimizeCommandTests.server()
