@@ -14,7 +14,7 @@ public final class ResponseCache: Sendable {
             try FileManager.default.createDirectory(
                 atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         } catch {
-            throw LLMError.cacheUnavailable(path: path, reason: Self.reason(error, creatingFolder: true))
+            throw Self.failure(error, path: path, creatingFolder: true)
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
@@ -37,12 +37,12 @@ public final class ResponseCache: Sendable {
     /// Runs a database operation, turning SQLite's failures (a full disk, a read-only `.git`)
     /// into one error that names the cache file and what to do.
     static func guarding<T>(_ path: String, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch { throw LLMError.cacheUnavailable(path: path, reason: reason(error)) }
+        do { return try body() } catch { throw failure(error, path: path) }
     }
 
-    /// The cache error for a failed read or write; a cancelled task stays a cancellation.
-    func failure(_ error: Error) -> Error {
-        error is CancellationError ? error : LLMError.cacheUnavailable(path: path, reason: Self.reason(error))
+    /// The cache error for a failed operation; a cancelled task stays a cancellation.
+    static func failure(_ error: Error, path: String, creatingFolder: Bool = false) -> Error {
+        error is CancellationError ? error : LLMError.cacheUnavailable(path: path, reason: reason(error, creatingFolder: creatingFolder))
     }
 
     static func reason(_ error: Error, creatingFolder: Bool = false) -> String {
@@ -78,7 +78,7 @@ public final class ResponseCache: Sendable {
     }
 
     public func lookup(_ key: String) async throws -> ChatResponse? {
-        do { return try await read(key) } catch { throw failure(error) }
+        do { return try await read(key) } catch { throw Self.failure(error, path: path) }
     }
 
     private func read(_ key: String) async throws -> ChatResponse? {
@@ -98,7 +98,7 @@ public final class ResponseCache: Sendable {
     }
 
     public func store(_ key: String, kind: String, model: String, response: ChatResponse) async throws {
-        do { try await write(key, kind: kind, model: model, response: response) } catch { throw failure(error) }
+        do { try await write(key, kind: kind, model: model, response: response) } catch { throw Self.failure(error, path: path) }
     }
 
     private func write(_ key: String, kind: String, model: String, response: ChatResponse) async throws {

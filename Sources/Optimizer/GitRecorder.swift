@@ -207,12 +207,7 @@ public actor GitRecorder {
         for branch in try repository.git.branches(matching: "grad/*") {
             if let parsed = CandidateBranch(parsing: branch.name) { branchesByRun[parsed.run.value, default: []].append(parsed) }
         }
-        var mergedByRun: [String: Set<Int>] = [:]
-        for id in try repository.git.walk(from: try repository.mainTip(), firstParentOnly: true) {
-            let message = try repository.stepMessage(id)
-            if message.value(TrailerKey.kind) == "merge", let run = message.value(TrailerKey.run),
-               let step = message.value(TrailerKey.step).flatMap(Int.init) { mergedByRun[run, default: []].insert(step) }
-        }
+        let mergedByRun = try mergedStepsByRun()
         return manifests.map { manifest in
             let branches = branchesByRun[manifest.run] ?? []
             return RunOverview(
@@ -241,14 +236,17 @@ public actor GitRecorder {
     }
 
     /// Steps of `run` merged into main, from main's first-parent history.
-    public func mergedSteps(run: String) throws -> Set<Int> {
-        var steps: Set<Int> = []
+    public func mergedSteps(run: String) throws -> Set<Int> { try mergedStepsByRun()[run] ?? [] }
+
+    /// Every run's steps merged into main, from main's first-parent history.
+    func mergedStepsByRun() throws -> [String: Set<Int>] {
+        var merged: [String: Set<Int>] = [:]
         for id in try repository.git.walk(from: try repository.mainTip(), firstParentOnly: true) {
             let message = try repository.stepMessage(id)
-            if message.value(TrailerKey.run) == run, message.value(TrailerKey.kind) == "merge",
-               let step = message.value(TrailerKey.step).flatMap(Int.init) { steps.insert(step) }
+            if message.value(TrailerKey.kind) == "merge", let run = message.value(TrailerKey.run),
+               let step = message.value(TrailerKey.step).flatMap(Int.init) { merged[run, default: []].insert(step) }
         }
-        return steps
+        return merged
     }
 
     /// The recorded candidates of one step, by variant: (candidate commit, verdict commit?).

@@ -110,9 +110,7 @@ public struct OptimizerRun: Sendable {
             PromptTemplate(text: try await recorder.promptText(path, at: startTip), path: path)
         }
         let seedText = try await recorder.promptText(config.task.prompt, at: startTip)
-        if let problem = PromptFile.parse(seedText).problems(path: config.task.prompt, inputFields: config.task.inputFields).first {
-            throw PromptRepoError.format(problem)
-        }
+        try PromptFile.requireUsable(seedText, path: config.task.prompt, inputFields: config.task.inputFields)
         if let example = holdout.first {
             _ = try PromptPair(file: seedText, path: config.task.prompt, system: system, inputFields: config.task.inputFields)
                 .messages(for: example)
@@ -187,7 +185,7 @@ public struct OptimizerRun: Sendable {
                 throw RunFailure.modelFailed(run: manifest.run, recorded: recorded, cause: error)
             }
             let reason = error.description + (recorded
-                ? "; raise the budget and continue with `git grad optimize --resume --run \(manifest.run)`"
+                ? "; raise the budget and continue with `\(Self.resumeCommand(run: manifest.run))`"
                 : "; raise it (--max-calls, or max_tokens and max_cost in [search]) to go further")
             summary.stoppedBecause = reason
             summary.finalCommit = try await recorder.mainTip().hex
@@ -246,6 +244,9 @@ public struct OptimizerRun: Sendable {
         return manifest
     }
 
+    /// The command that continues `run`.
+    public static func resumeCommand(run: String) -> String { "git grad optimize --resume --run \(run)" }
+
     /// The run `--resume` continues: the one named, else the only unfinished run. With several
     /// unfinished runs it asks for an id rather than guess.
     static func runToResume(named name: String?, in manifests: [RunManifest]) throws -> RunManifest {
@@ -265,7 +266,7 @@ public struct OptimizerRun: Sendable {
         guard unfinished.count == 1 else {
             let names = unfinished.reversed().map(\.run).joined(separator: ", ")
             throw PromptRepoError.format(
-                "\(unfinished.count) unfinished runs (\(names)); name one: `git grad optimize --resume --run \(newest.run)`")
+                "\(unfinished.count) unfinished runs (\(names)); name one: `\(resumeCommand(run: newest.run))`")
         }
         return newest
     }
@@ -696,7 +697,7 @@ public enum RunFailure: Error, Sendable, CustomStringConvertible {
         switch self {
         case .modelFailed(let run, let recorded, let cause):
             return cause.description + (recorded
-                ? "; the steps recorded so far are kept: continue with `git grad optimize --resume --run \(run)`"
+                ? "; the steps recorded so far are kept: continue with `\(OptimizerRun.resumeCommand(run: run))`"
                 : "; nothing was recorded")
         case .cannotContinue(let message):
             return message

@@ -157,6 +157,11 @@ public struct PromptFile: Sendable, Equatable {
         return problems
     }
 
+    /// Throws the first of `problems`: what `check`, `eval` and `optimize` refuse to use.
+    public static func requireUsable(_ text: String, path: String, inputFields: [String]) throws {
+        if let problem = parse(text).problems(path: path, inputFields: inputFields).first { throw PromptRepoError.format(problem) }
+    }
+
     /// Why this file cannot be used as a prompt, each naming the file (and line where there is
     /// one): a broken chat structure, braces that open a placeholder and never close (`{{message`),
     /// or a template with no placeholder of an input field, so the model would never see the row.

@@ -240,9 +240,8 @@ extension PromptRepository {
                     file: path, key: "{{\(name)}}",
                     message: "not an input field; use one of: \(config.task.inputFields.joined(separator: ", ")) (grad.toml [task] input)")
             }
-            if config.task.promptFiles.contains(path),
-               let problem = PromptFile.parse(text).problems(path: path, inputFields: config.task.inputFields).first {
-                throw PromptRepoError.format(problem)
+            if config.task.promptFiles.contains(path) {
+                try PromptFile.requireUsable(text, path: path, inputFields: config.task.inputFields)
             }
         }
         if config.metric.kind == .choice {

@@ -38,9 +38,7 @@ struct EvalCommand: AsyncParsableCommand {
         }
         let examples = try loader.parse(data, file: path)
         let promptText = try repository.promptText(config.task.prompt, at: commit)
-        if let problem = PromptFile.parse(promptText).problems(path: config.task.prompt, inputFields: config.task.inputFields).first {
-            throw PromptRepoError.format(problem)
-        }
+        try PromptFile.requireUsable(promptText, path: config.task.prompt, inputFields: config.task.inputFields)
         let prompt = PromptPair(
             file: promptText, path: config.task.prompt,
             system: try config.task.system.map { PromptTemplate(text: try repository.promptText($0, at: commit), path: $0) },

@@ -37,7 +37,7 @@ struct RunsCommand: AsyncParsableCommand {
                 print(run.status == "unfinished" ? t.paint(line, .yellow) : line)
             }
             if let unfinished = runs.last(where: { $0.status == "unfinished" }) {
-                print("resume: git grad optimize --resume --run \(unfinished.run)")
+                print("resume: " + OptimizerRun.resumeCommand(run: unfinished.run))
             }
         }
     }
