@@ -34,10 +34,6 @@ struct BadInput: Sendable, CustomStringConvertible {
 
 // MARK: - Setting the repository up
 
-@Sendable func commitAll(_ repo: URL, _ message: String = "Edit") throws {
-    try git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", message, in: repo)
-}
-
 /// Replaces text in a file, failing when the text is not there (so a case cannot silently test nothing).
 func replace(_ old: String, with new: String, in path: String, at repo: URL) throws {
     let text = try readFile(path, in: repo)
@@ -60,8 +56,6 @@ func committed(_ path: String, _ text: String) -> @Sendable (URL) throws -> Void
         try commitAll(repo)
     }
 }
-
-func model(_ server: FakeLLMServer) -> [String] { fakeModel(server) }
 
 /// A second commit on main, so there is a step to revert.
 @Sendable func secondCommit(_ repo: URL) throws {
@@ -102,62 +96,62 @@ let badInputs: [BadInput] = [
     BadInput(name: "unknown table", fragment: "surprise", prepare: { try replace("[search]\n", with: "[surprise]\nx = 1\n[search]\n", in: "grad.toml", at: $0) },
              arguments: { _ in ["check"] }),
     BadInput(name: "lambda = nan", fragment: "search.lambda", prepare: config("lambda = 1.0", "lambda = nan"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "lambda = inf", fragment: "search.lambda", prepare: config("lambda = 1.0", "lambda = inf"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "negative lambda", fragment: "search.lambda", prepare: config("lambda = 1.0", "lambda = -1.0"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "lambda as a string", fragment: "search.lambda", prepare: config("lambda = 1.0", "lambda = \"one\""),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "temperature out of range", fragment: "model.temperature", prepare: config("temperature = 0.0", "temperature = 5.0"),
-             arguments: { ["eval"] + model($0.healthy) }),
+             arguments: { ["eval"] + fakeModel($0.healthy) }),
     BadInput(name: "base_url not a URL", fragment: "model.base_url", prepare: config("max_tokens = 24", "max_tokens = 24\nbase_url = \"not a url\""),
              arguments: { _ in ["eval"] }),
     BadInput(name: "timeout_seconds = 0", fragment: "model.timeout_seconds", prepare: config("max_tokens = 24", "max_tokens = 24\ntimeout_seconds = 0"),
-             arguments: { ["eval"] + model($0.healthy) }),
+             arguments: { ["eval"] + fakeModel($0.healthy) }),
     BadInput(name: "timeout_seconds = nan", fragment: "model.timeout_seconds", prepare: config("max_tokens = 24", "max_tokens = 24\ntimeout_seconds = nan"),
-             arguments: { ["eval"] + model($0.healthy) }),
-    BadInput(name: "steps = 0", fragment: "search.steps", prepare: config("steps = 3", "steps = 0"), arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["eval"] + fakeModel($0.healthy) }),
+    BadInput(name: "steps = 0", fragment: "search.steps", prepare: config("steps = 3", "steps = 0"), arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "variants as a string", fragment: "search.variants", prepare: config("variants = 3", "variants = \"three\""),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "unknown operator", fragment: "search.operators", prepare: config("variants = 3", "variants = 3\noperators = [\"bogus\"]"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "unknown selection", fragment: "search.selection", prepare: config("selection = \"validated\"", "selection = \"greedy\""),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "collapse_share out of range", fragment: "search.collapse_share", prepare: config("variants = 3", "variants = 3\ncollapse_share = 0.1"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "unknown metric kind", fragment: "metric.kind", prepare: config("kind = \"choice\"", "kind = \"vibes\""),
-             arguments: { ["eval"] + model($0.healthy) }),
+             arguments: { ["eval"] + fakeModel($0.healthy) }),
     BadInput(name: "an API key pasted as api_key_env", fragment: "model.api_key_env",
              prepare: config("max_tokens = 24", "max_tokens = 24\napi_key_env = \"sk-live-1234567890abcdef\""), arguments: { _ in ["eval"] }),
     BadInput(name: "prompt file missing", fragment: "prompts/nowhere.md", prepare: config("prompts/router.md", "prompts/nowhere.md"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     // Datasets
     BadInput(name: "dataset line not JSON", fragment: "data/train.jsonl:2:", prepare: committed("data/train.jsonl", "{\"id\": \"a\", \"message\": \"hi\", \"label\": \"desk\"}\nnot json\n"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "dataset row without its label", fragment: "data/holdout.jsonl:1:", prepare: committed("data/holdout.jsonl", "{\"id\": \"a\", \"message\": \"hi\"}\n"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "dataset with duplicate ids", fragment: "duplicate id 'a'",
              prepare: committed("data/train.jsonl", "{\"id\": \"a\", \"message\": \"hi\", \"label\": \"desk\"}\n{\"id\": \"a\", \"message\": \"yo\", \"label\": \"desk\"}\n"),
-             arguments: { ["optimize"] + model($0.healthy) }),
-    BadInput(name: "empty dataset", fragment: "data/test.jsonl", prepare: committed("data/test.jsonl", "\n"), arguments: { ["eval", "--split", "test"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
+    BadInput(name: "empty dataset", fragment: "data/test.jsonl", prepare: committed("data/test.jsonl", "\n"), arguments: { ["eval", "--split", "test"] + fakeModel($0.healthy) }),
     BadInput(name: "dataset not UTF-8", fragment: "data/train.jsonl:1:", prepare: { repo in
         try Data([0x7B, 0xFF, 0xFE, 0x7D, 0x0A]).write(to: repo.appendingPathComponent("data/train.jsonl"))
         try commitAll(repo)
-    }, arguments: { ["optimize"] + model($0.healthy) }),
+    }, arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "dataset row not an object", fragment: "data/train.jsonl:1:", prepare: committed("data/train.jsonl", "[1, 2]\n"),
              arguments: { _ in ["check"] }),
     // Templates
     BadInput(name: "template with an unclosed placeholder (check)", fragment: "prompts/router.md", prepare: { try writeFile("Route {{message\nQueue:\n", "prompts/router.md", in: $0) },
              arguments: { _ in ["check"] }),
     BadInput(name: "template with an unclosed placeholder (optimize)", fragment: "prompts/router.md", prepare: committed("prompts/router.md", "Route {{message\nQueue:\n"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "template without a placeholder (check)", fragment: "prompts/router.md", prepare: { try writeFile("Route it.\nQueue:\n", "prompts/router.md", in: $0) },
              arguments: { _ in ["check"] }),
     BadInput(name: "template without a placeholder (optimize)", fragment: "prompts/router.md", prepare: committed("prompts/router.md", "Route it.\nQueue:\n"),
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     BadInput(name: "template without a placeholder (eval)", fragment: "prompts/router.md", prepare: committed("prompts/router.md", "Route it.\nQueue:\n"),
-             arguments: { ["eval"] + model($0.healthy) }),
+             arguments: { ["eval"] + fakeModel($0.healthy) }),
     BadInput(name: "template with a misspelt placeholder", fragment: "{{mesage}}", prepare: { try writeFile("Route {{mesage}}\n", "prompts/router.md", in: $0) },
              arguments: { _ in ["check"] }),
     BadInput(name: "template that uses the label", fragment: "{{label}}", prepare: { try writeFile("Route {{message}} {{label}}\n", "prompts/router.md", in: $0) },
@@ -165,16 +159,16 @@ let badInputs: [BadInput] = [
     // Flags
     BadInput(name: "--base-url not a URL (optimize)", fragment: "--base-url 'not-a-url'", arguments: { _ in ["optimize", "--provider", "local", "--base-url", "not-a-url"] }),
     BadInput(name: "--base-url not a URL (eval)", fragment: "--base-url 'ftp://x'", arguments: { _ in ["eval", "--base-url", "ftp://x"] }),
-    BadInput(name: "--timeout 0", fragment: "--timeout", arguments: { ["eval", "--timeout", "0"] + model($0.healthy) }),
-    BadInput(name: "--timeout nan", fragment: "--timeout", arguments: { ["optimize", "--timeout", "nan"] + model($0.healthy) }),
-    BadInput(name: "--lambda nan", fragment: "--lambda", arguments: { ["optimize", "--lambda", "nan"] + model($0.healthy) }),
-    BadInput(name: "--steps 0", fragment: "--steps", arguments: { ["optimize", "--steps", "0"] + model($0.healthy) }),
-    BadInput(name: "--variants -1", fragment: "--variants", arguments: { ["optimize", "--variants=-1"] + model($0.healthy) }),
-    BadInput(name: "--operators bogus", fragment: "--operators", arguments: { ["optimize", "--operators", "rules,bogus"] + model($0.healthy) }),
-    BadInput(name: "--split nonsense", fragment: "--split", arguments: { ["eval", "--split", "nonsense"] + model($0.healthy) }),
+    BadInput(name: "--timeout 0", fragment: "--timeout", arguments: { ["eval", "--timeout", "0"] + fakeModel($0.healthy) }),
+    BadInput(name: "--timeout nan", fragment: "--timeout", arguments: { ["optimize", "--timeout", "nan"] + fakeModel($0.healthy) }),
+    BadInput(name: "--lambda nan", fragment: "--lambda", arguments: { ["optimize", "--lambda", "nan"] + fakeModel($0.healthy) }),
+    BadInput(name: "--steps 0", fragment: "--steps", arguments: { ["optimize", "--steps", "0"] + fakeModel($0.healthy) }),
+    BadInput(name: "--variants -1", fragment: "--variants", arguments: { ["optimize", "--variants=-1"] + fakeModel($0.healthy) }),
+    BadInput(name: "--operators bogus", fragment: "--operators", arguments: { ["optimize", "--operators", "rules,bogus"] + fakeModel($0.healthy) }),
+    BadInput(name: "--split nonsense", fragment: "--split", arguments: { ["eval", "--split", "nonsense"] + fakeModel($0.healthy) }),
     BadInput(name: "--provider bogus", fragment: "--provider", arguments: { _ in ["eval", "--provider", "bogus"] }),
-    BadInput(name: "--max-calls 0", fragment: "--max-calls", arguments: { ["optimize", "--max-calls", "0"] + model($0.healthy) }),
-    BadInput(name: "a run id with spaces", fragment: "run id 'bad id'", arguments: { ["optimize", "--run", "bad id"] + model($0.healthy) }),
+    BadInput(name: "--max-calls 0", fragment: "--max-calls", arguments: { ["optimize", "--max-calls", "0"] + fakeModel($0.healthy) }),
+    BadInput(name: "a run id with spaces", fragment: "run id 'bad id'", arguments: { ["optimize", "--run", "bad id"] + fakeModel($0.healthy) }),
     BadInput(name: "an unknown subcommand", fragment: "git-grad --help", arguments: { _ in ["optimise"] }),
     // Revisions
     BadInput(name: "unknown revision", fragment: "unknown revision 'no-such-rev'", arguments: { _ in ["show", "no-such-rev"] }),
@@ -195,7 +189,7 @@ let badInputs: [BadInput] = [
     }, arguments: { _ in ["revert", "@revision"] }),
     BadInput(name: "a tree id (eval)", fragment: "names a tree, not a commit", prepare: { repo in
         try Data(try git("rev-parse", "main^{tree}", in: repo).trimmingCharacters(in: .whitespacesAndNewlines).utf8).write(to: revisionFile(repo))
-    }, arguments: { ["eval", "@revision"] + model($0.healthy) }),
+    }, arguments: { ["eval", "@revision"] + fakeModel($0.healthy) }),
     BadInput(name: "reverting the seed", fragment: "is the first commit (the seed)", arguments: { _ in ["revert", "main"] }),
     BadInput(name: "reverting a commit not on main", fragment: "is not on main", prepare: { repo in
         try git("checkout", "-q", "-b", "side", in: repo)
@@ -207,10 +201,10 @@ let badInputs: [BadInput] = [
         try writeFile("Edited {{message}}\n", "prompts/router.md", in: repo)
     }, arguments: { _ in ["revert", "main"] }),
     BadInput(name: "optimize with an edited prompt", fragment: "uncommitted edits", prepare: { try writeFile("Edited {{message}}\n", "prompts/router.md", in: $0) },
-             arguments: { ["optimize"] + model($0.healthy) }),
+             arguments: { ["optimize"] + fakeModel($0.healthy) }),
     // Runs
-    BadInput(name: "resume with no runs", fragment: "no unfinished run", arguments: { ["optimize", "--resume"] + model($0.healthy) }),
-    BadInput(name: "resume an unknown run", fragment: "no run named nope", arguments: { ["optimize", "--resume", "--run", "nope"] + model($0.healthy) }),
+    BadInput(name: "resume with no runs", fragment: "no unfinished run", arguments: { ["optimize", "--resume"] + fakeModel($0.healthy) }),
+    BadInput(name: "resume an unknown run", fragment: "no run named nope", arguments: { ["optimize", "--resume", "--run", "nope"] + fakeModel($0.healthy) }),
     BadInput(name: "drop an unknown run", fragment: "no run named nope", arguments: { _ in ["runs", "drop", "nope"] }),
     BadInput(name: "a damaged run manifest", fragment: "manifest of run broken", prepare: { repo in
         let blob = try git(["hash-object", "-w", "--stdin"], in: repo, stdin: "not json").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -221,14 +215,14 @@ let badInputs: [BadInput] = [
     }, arguments: { _ in ["show", "main"] }),
     BadInput(name: "a damaged evaluation note (optimize)", fragment: "on commit", prepare: { repo in
         try git("notes", "--ref=grad", "add", "-f", "-m", "not json {", "main", in: repo)
-    }, arguments: { ["optimize"] + model($0.healthy) }),
+    }, arguments: { ["optimize"] + fakeModel($0.healthy) }),
     // Directories
     BadInput(name: "-C a missing directory", fragment: "no such directory", arguments: { _ in ["-C", "/nonexistent/git-grad-test", "log"] }),
     BadInput(name: "init over a prompt repository", fragment: "already has a grad.toml", arguments: { _ in ["init", "."] }),
     // Model servers
     BadInput(name: "connection refused (optimize)", fragment: "connection refused", arguments: { ["optimize", "--provider", "local", "--base-url", $0.refused] }),
     BadInput(name: "connection refused (eval)", fragment: "connection refused", arguments: { ["eval", "--provider", "local", "--base-url", $0.refused] }),
-    BadInput(name: "a server that fails every request", fragment: "retry budget is spent", arguments: { ["optimize", "--steps", "1"] + model($0.dead) }),
+    BadInput(name: "a server that fails every request", fragment: "retry budget is spent", arguments: { ["optimize", "--steps", "1"] + fakeModel($0.dead) }),
     BadInput(name: "a rejected API key", fragment: "$GIT_GRAD_TEST_KEY", prepare: config(
         "[model]                          # the task model; no provider = the embedded local model\n",
         "[model]\nprovider = \"openai\"\nname = \"m\"\napi_key_env = \"GIT_GRAD_TEST_KEY\"\n"),
@@ -239,10 +233,10 @@ let badInputs: [BadInput] = [
         ["eval", "--provider", "local", "--base-url", $0.missingModel.baseURL, "--model", "nope"]
     }),
     // The disk
-    BadInput(name: "a full disk (the cache)", fragment: "cache.sqlite", arguments: { ["eval"] + model($0.healthy) }, limit: .fileSize),
-    BadInput(name: "a full disk (the note)", fragment: "evaluation note on", arguments: { ["eval", "--no-cache"] + model($0.healthy) }, limit: .fileSize),
-    BadInput(name: "a read-only .git", fragment: ".git", arguments: { ["eval", "--no-cache"] + model($0.healthy) }, limit: .readOnlyGit),
-    BadInput(name: "a read-only .git (the cache)", fragment: "cache.sqlite", arguments: { ["eval"] + model($0.healthy) }, limit: .readOnlyGit),
+    BadInput(name: "a full disk (the cache)", fragment: "cache.sqlite", arguments: { ["eval"] + fakeModel($0.healthy) }, limit: .fileSize),
+    BadInput(name: "a full disk (the note)", fragment: "evaluation note on", arguments: { ["eval", "--no-cache"] + fakeModel($0.healthy) }, limit: .fileSize),
+    BadInput(name: "a read-only .git", fragment: ".git", arguments: { ["eval", "--no-cache"] + fakeModel($0.healthy) }, limit: .readOnlyGit),
+    BadInput(name: "a read-only .git (the cache)", fragment: "cache.sqlite", arguments: { ["eval"] + fakeModel($0.healthy) }, limit: .readOnlyGit),
 ]
 
 /// Whether this machine can make `.git` read-only for a child process: as root (which ignores

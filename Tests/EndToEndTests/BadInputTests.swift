@@ -21,7 +21,7 @@ struct BadInputTests {
     func repositoryWithEdit(_ body: (URL) throws -> Void) throws {
         try withSampleRepository { repo in
             try writeFile("Edited prompt {{message}}\n", "prompts/router.md", in: repo)
-            try git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "Edit prompt", in: repo)
+            try commitAll(repo, "Edit prompt")
             try body(repo)
         }
     }
@@ -51,7 +51,7 @@ struct BadInputTests {
         try withSampleRepository { repo in
             let text = try readFile("grad.toml", in: repo).replacingOccurrences(of: "[task]\n", with: "[task]\nbogus = 1\n")
             try writeFile(text, "grad.toml", in: repo)
-            try git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "Break config", in: repo)
+            try commitAll(repo, "Break config")
             try expectCleanFailure(["-C", repo.path, "show", "main"], in: repo, mentioning: "task.bogus")
             try expectCleanFailure(["-C", repo.path, "diff", "main~1", "main"], in: repo, mentioning: "task.bogus")
         }

@@ -100,7 +100,7 @@ struct RevertCommandTests {
     /// Commits an edit of prompts/router.md with the git CLI and returns its sha.
     func commitPromptEdit(_ repo: URL, subject: String = "Tighten the router prompt") throws -> String {
         try writeFile(Self.edited, "prompts/router.md", in: repo)
-        try git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", subject, in: repo)
+        try commitAll(repo, subject)
         return try git("rev-parse", "HEAD", in: repo).trimmingCharacters(in: .newlines)
     }
 

@@ -13,10 +13,8 @@ func fakeModel(_ server: FakeLLMServer) -> [String] { ["--provider", "local", "-
 /// The bytes a terminal could interpret: C0 controls but newline and tab, DEL, C1 controls (as
 /// UTF-8), and bidirectional overrides.
 func rawControlBytes(_ text: String) -> [String] {
-    text.unicodeScalars.filter { scalar in
-        (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || (0x7F...0x9F).contains(scalar.value)
-            || (0x202A...0x202E).contains(scalar.value) || (0x2066...0x2069).contains(scalar.value)
-    }.map { String(format: "U+%04X", $0.value) }
+    controlCharacters(text) + text.unicodeScalars.filter { (0x202A...0x202E).contains($0.value) || (0x2066...0x2069).contains($0.value) }
+        .map { String(format: "U+%04X", $0.value) }
 }
 
 /// Results gathered from several threads.
@@ -331,7 +329,7 @@ struct HostileTextTests {
             var holdout = try readFile("data/holdout.jsonl", in: repo)
             holdout += try row("hold-\(hostile)", "Hold \(hostile) me", "desk") + "\n"
             try writeFile(holdout, "data/holdout.jsonl", in: repo)
-            try git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "Hostile rows", in: repo)
+            try commitAll(repo, "Hostile rows")
             let seed = try git("rev-parse", "main", in: repo).trimmingCharacters(in: .whitespacesAndNewlines)
 
             var outputs: [(String, ProcessResult)] = []
@@ -405,7 +403,7 @@ struct HostileTextTests {
             config = config.replacingOccurrences(of: "[optimizer]                      # the model that writes gradients and candidate prompts\n",
                                                  with: "[optimizer]\nprovider = \"openai\"\nbase_url = \"\(server.baseURL)\"\napi_key_env = \"GIT_GRAD_TEST_KEY\"\nname = \"fake\"\n")
             try writeFile(config, "grad.toml", in: repo)
-            try git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", "Use a keyed server", in: repo)
+            try commitAll(repo, "Use a keyed server")
             var output = ""
             for arguments in [["eval", "--verbose"], ["optimize", "--steps", "1", "--variants", "2", "--verbose"], ["log", "--all"], ["runs", "--json"]] {
                 let result = try runGrad(arguments, in: repo, environment: environment)

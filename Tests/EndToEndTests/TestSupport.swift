@@ -31,6 +31,11 @@ func grad(_ arguments: [String], in directory: URL, environment: [String: String
     return result.stdout
 }
 
+/// `git commit -qam MESSAGE` with a fixed identity.
+func commitAll(_ repo: URL, _ message: String = "Edit") throws {
+    try git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-am", message, in: repo)
+}
+
 /// `git-grad init <repo> --from sample-repo`, then the test body with the new repository.
 func withSampleRepository<T>(_ body: (URL) throws -> T) throws -> T {
     try withTemporaryDirectory { temp in
