@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "LLM", targets: ["LLM"]),
         .library(name: "Evaluation", targets: ["Evaluation"]),
         .library(name: "Optimizer", targets: ["Optimizer"]),
+        .library(name: "Report", targets: ["Report"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,10 +39,11 @@ let package = Package(
         ),
         .target(name: "Evaluation", dependencies: ["LLM", "PromptRepo"]),
         .target(name: "Optimizer", dependencies: ["Evaluation", "LLM", "PromptRepo", "GitKit"]),
+        .target(name: "Report", dependencies: ["Optimizer", "Evaluation", "PromptRepo"]),
         .executableTarget(
             name: "git-grad",
             dependencies: [
-                "GitKit", "PromptRepo", "LLM", "Evaluation", "Optimizer",
+                "GitKit", "PromptRepo", "LLM", "Evaluation", "Optimizer", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // Swift 5 mode here only so the command can line-buffer C's stdout when piped.
@@ -68,7 +70,7 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "LLM", "PromptRepo", "FakeLLMServer"]),
         .testTarget(
             name: "OptimizerTests",
-            dependencies: ["Optimizer", "Evaluation", "LLM", "PromptRepo", "GitKit", "FakeLLMServer", "TestSupport"]),
+            dependencies: ["Optimizer", "Evaluation", "LLM", "PromptRepo", "GitKit", "FakeLLMServer", "TestSupport", "Report"]),
         .testTarget(name: "EndToEndTests", dependencies: ["GitKit", "FakeLLMServer", "TestSupport"]),
     ]
 )

@@ -25,6 +25,19 @@ public struct UsageTotals: Sendable, Equatable, Codable {
     public init() {}
 
     public var tokens: Int { promptTokens + completionTokens }
+
+    /// What was used after `before` was read (one run's share of a process that runs several).
+    public func since(_ before: UsageTotals) -> UsageTotals {
+        var delta = UsageTotals()
+        delta.calls = calls - before.calls
+        delta.cacheHits = cacheHits - before.cacheHits
+        delta.promptTokens = promptTokens - before.promptTokens
+        delta.completionTokens = completionTokens - before.completionTokens
+        delta.latencySeconds = latencySeconds - before.latencySeconds
+        delta.cost = cost.flatMap { now in before.cost.map { now - $0 } }
+        delta.retries = retries - before.retries
+        return delta
+    }
 }
 
 /// Counts every call of a run, across all clients that share it.

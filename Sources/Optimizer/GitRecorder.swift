@@ -1,5 +1,6 @@
 import Foundation
 import GitKit
+import LLM
 import PromptRepo
 
 /// Settings of a run, stored as a JSON blob under `refs/grad/runs/<run>` so `--resume` continues
@@ -33,6 +34,12 @@ public struct RunManifest: Codable, Sendable, Equatable {
     /// moved under it). Nil while the run can be resumed.
     public var ended: Date?
     public var outcome: String?
+    /// The branch the run merges into; nil means main. Runs of an experiment merge into their own
+    /// `grad/<run>/main`, so main stays untouched.
+    public var trunk: String?
+    /// What the run cost in the process that finished it, written when it ends.
+    public var usage: UsageTotals?
+    public var wallSeconds: Double?
 
     public static func reference(_ run: String) -> String { "refs/grad/runs/\(run)" }
 
@@ -105,15 +112,37 @@ public struct RunManifest: Codable, Sendable, Equatable {
 /// and every git operation of the optimizer goes through it.
 public actor GitRecorder {
     let repository: PromptRepository
+    /// The branch merges go to: main, or an experiment run's own trunk.
+    public let trunk: String
 
-    public init(directory: URL) throws {
+    public init(directory: URL, trunk: String = GradRefs.mainBranch) throws {
         repository = try PromptRepository.open(directory)
+        self.trunk = trunk
     }
+
+    var trunkReference: String { "refs/heads/\(trunk)" }
 
     public var root: URL { repository.root }
     public var gitDirectory: URL { repository.git.gitDirectory }
 
-    public func mainTip() throws -> ObjectID { try repository.mainTip() }
+    /// The tip of the branch this recorder merges into (main unless it is an experiment run's).
+    public func trunkTip() throws -> ObjectID {
+        if trunk == GradRefs.mainBranch { return try repository.mainTip() }
+        guard let tip = try repository.git.referenceTarget(trunkReference) else {
+            throw PromptRepoError.format("branch \(trunk) is missing; the run that merges into it cannot go on")
+        }
+        return tip
+    }
+
+    /// Creates the trunk branch at `commit` unless it exists (an experiment run's first start).
+    public func createTrunkIfMissing(at commit: ObjectID) throws {
+        guard trunk != GradRefs.mainBranch, try repository.git.referenceTarget(trunkReference) == nil else { return }
+        do {
+            try repository.git.updateReference(trunkReference, to: commit, expecting: nil, logMessage: "git-grad: experiment run trunk")
+        } catch GitError.referenceMoved {
+            // Created by another process in between: it stands.
+        }
+    }
 
     public func config(at commit: ObjectID) throws -> GradConfig { try repository.config(at: commit) }
 
@@ -159,12 +188,14 @@ public actor GitRecorder {
 
     /// Marks a recorded run as ended (`finished`, or `stopped: why`), so `--resume` without an id
     /// never picks it. A run that recorded nothing stays unrecorded.
-    public func markRunEnded(_ run: String, outcome: String) throws {
+    public func markRunEnded(_ run: String, outcome: String, usage: UsageTotals? = nil, wallSeconds: Double? = nil) throws {
         let reference = RunManifest.reference(run)
         guard let current = try repository.git.referenceTarget(reference) else { return }
         var manifest = try decodeManifest(current, run: run)
         manifest.ended = Date()
         manifest.outcome = outcome
+        manifest.usage = usage ?? manifest.usage
+        manifest.wallSeconds = wallSeconds ?? manifest.wallSeconds
         let blob = try repository.git.createBlob(try RunManifest.encoder.encode(manifest))
         try repository.git.updateReference(reference, to: blob, expecting: current, logMessage: "git-grad: run \(outcome)")
     }
@@ -196,8 +227,10 @@ public actor GitRecorder {
         public var stepsRecorded: Int
         public var stepsPlanned: Int
         public var candidates: Int
-        /// Steps of the run merged into main.
+        /// Steps of the run merged into its trunk.
         public var accepted: Int
+        /// The branch the run merges into: main, or an experiment run's own branch.
+        public var trunk: String
     }
 
     /// The recorded runs with their status and counts, oldest first.
@@ -208,12 +241,16 @@ public actor GitRecorder {
             if let parsed = CandidateBranch(parsing: branch.name) { branchesByRun[parsed.run.value, default: []].append(parsed) }
         }
         let mergedByRun = try mergedStepsByRun()
-        return manifests.map { manifest in
+        return try manifests.map { manifest in
             let branches = branchesByRun[manifest.run] ?? []
+            var accepted = mergedByRun[manifest.run]?.count ?? 0
+            if let trunk = manifest.trunk, let tip = try repository.git.referenceTarget("refs/heads/\(trunk)") {
+                accepted = try mergedStepsByRun(on: tip)[manifest.run]?.count ?? 0
+            }
             return RunOverview(
                 run: manifest.run, started: manifest.started, status: manifest.ended == nil ? "unfinished" : manifest.outcome ?? "finished",
                 stepsRecorded: Set(branches.map(\.step)).count, stepsPlanned: manifest.steps, candidates: branches.count,
-                accepted: mergedByRun[manifest.run]?.count ?? 0)
+                accepted: accepted, trunk: manifest.trunk ?? GradRefs.mainBranch)
         }
     }
 
@@ -235,13 +272,13 @@ public actor GitRecorder {
         return branches.count + (hasManifest ? 1 : 0)
     }
 
-    /// Steps of `run` merged into main, from main's first-parent history.
-    public func mergedSteps(run: String) throws -> Set<Int> { try mergedStepsByRun()[run] ?? [] }
+    /// Steps of `run` merged into the trunk, from its first-parent history.
+    public func mergedSteps(run: String) throws -> Set<Int> { try mergedStepsByRun(on: try trunkTip())[run] ?? [] }
 
-    /// Every run's steps merged into main, from main's first-parent history.
-    func mergedStepsByRun() throws -> [String: Set<Int>] {
+    /// Every run's steps merged into the branch at `tip` (main's by default), from its first-parent history.
+    func mergedStepsByRun(on tip: ObjectID? = nil) throws -> [String: Set<Int>] {
         var merged: [String: Set<Int>] = [:]
-        for id in try repository.git.walk(from: try repository.mainTip(), firstParentOnly: true) {
+        for id in try repository.git.walk(from: try tip ?? repository.mainTip(), firstParentOnly: true) {
             let message = try repository.stepMessage(id)
             if message.value(TrailerKey.kind) == "merge", let run = message.value(TrailerKey.run),
                let step = message.value(TrailerKey.step).flatMap(Int.init) { merged[run, default: []].insert(step) }
@@ -286,7 +323,7 @@ public actor GitRecorder {
     /// The run's verified candidates of steps before `step`, oldest first.
     public func candidateResults(run: RunID, before step: Int) throws -> [CandidateResult] {
         let git = repository.git
-        let tip = try repository.mainTip()
+        let tip = try trunkTip()
         var results: [CandidateResult] = []
         for branch in try git.branches(matching: "grad/\(run.value)/*") {
             guard let parsed = CandidateBranch(parsing: branch.name), parsed.step < step else { continue }
@@ -349,12 +386,12 @@ public actor GitRecorder {
         return commit
     }
 
-    /// Merges an accepted candidate's branch into main as a two-parent merge commit, only if main
-    /// is still at `expectedMain`; then brings a clean working tree along.
+    /// Merges an accepted candidate's branch into the trunk as a two-parent merge commit, only if
+    /// the trunk is still at `expectedMain`; then brings a clean working tree along when it is main.
     public func merge(verdictCommit: ObjectID, expectedMain: ObjectID, message: StepMessage) throws -> (commit: ObjectID, workingTreeUpdated: Bool) {
         let commit = try repository.git.createMergeCommit(
-            ours: expectedMain, theirs: verdictCommit, message: message.encode(), updateReference: GradRefs.main)
-        let updated = try repository.syncWorkingTree(from: expectedMain, to: commit)
+            ours: expectedMain, theirs: verdictCommit, message: message.encode(), updateReference: trunkReference)
+        let updated = trunk == GradRefs.mainBranch ? try repository.syncWorkingTree(from: expectedMain, to: commit) : false
         return (commit, updated)
     }
 }

@@ -17,6 +17,7 @@ public struct OptimizeRequest: Sendable {
     public var lambda: Double?
     public var maxRegressions: Int?
     public var operators: [SearchSettings.Operator]?
+    public var prevalence: SearchSettings.Prevalence?
     /// Continue the newest run (or `run`) instead of starting one.
     public var resume = false
     public var run: String?
@@ -91,8 +92,9 @@ public struct OptimizerRun: Sendable {
 
     public func run(_ request: OptimizeRequest) async throws -> RunSummary {
         let started = Date()
-        let startTip = try await recorder.mainTip()
-        let dirty = try await recorder.uncommittedPromptFiles(config)
+        let usageAtStart = await runtime.accounting.totals
+        let startTip = try await recorder.trunkTip()
+        let dirty = recorder.trunk == GradRefs.mainBranch ? try await recorder.uncommittedPromptFiles(config) : []
         guard dirty.isEmpty else {
             throw PromptRepoError.format("\(dirty.joined(separator: ", ")): uncommitted edits; commit or stash them before optimizing")
         }
@@ -178,7 +180,12 @@ public struct OptimizerRun: Sendable {
                 let finalPrompt = context.pair(try await recorder.promptText(config.task.prompt, at: state.tip))
                 summary.finalTest = score(try await evaluateSplit("test", examples: test, commit: state.tip, evaluator: context.evaluator, prompt: finalPrompt))
             }
-            try await recorder.markRunEnded(manifest.run, outcome: "finished")
+            // An experiment's run is recorded even when it found nothing to learn, so that its
+            // results are read from git like every other run's.
+            if recorder.trunk != GradRefs.mainBranch { try await recorder.recordRunIfNew(manifest) }
+            try await recorder.markRunEnded(
+                manifest.run, outcome: "finished", usage: await runtime.accounting.totals.since(usageAtStart),
+                wallSeconds: Date().timeIntervalSince(started))
         } catch let error as LLMError {
             let recorded = try await recorder.isRecorded(manifest.run)
             guard case .budgetExceeded = error else {
@@ -188,16 +195,16 @@ public struct OptimizerRun: Sendable {
                 ? "; raise the budget and continue with `\(Self.resumeCommand(run: manifest.run))`"
                 : "; raise it (--max-calls, or max_tokens and max_cost in [search]) to go further")
             summary.stoppedBecause = reason
-            summary.finalCommit = try await recorder.mainTip().hex
+            summary.finalCommit = try await recorder.trunkTip().hex
             emit(.stopped(reason: reason))
         } catch let error as RunFailure {
             if case .cannotContinue = error { try await recorder.markRunEnded(manifest.run, outcome: "stopped: main moved") }
             throw error
         } catch OptimizerStop.requested {
             summary.stoppedBecause = "stopped on request after recording candidates"
-            summary.finalCommit = try await recorder.mainTip().hex
+            summary.finalCommit = try await recorder.trunkTip().hex
         }
-        summary.usage = await runtime.accounting.totals
+        summary.usage = await runtime.accounting.totals.since(usageAtStart)
         summary.wallSeconds = Date().timeIntervalSince(started)
         summary.recorded = try await recorder.isRecorded(manifest.run)
         emit(.summary(summary))
@@ -209,7 +216,12 @@ public struct OptimizerRun: Sendable {
     func startOrResume(_ request: OptimizeRequest) async throws -> RunManifest {
         let manifests = try await recorder.manifests()
         if request.resume {
-            let found = try Self.runToResume(named: request.run, in: manifests)
+            // A plain --resume continues runs on main; an experiment's runs are named or resumed by it.
+            let resumable = request.run == nil ? manifests.filter { $0.trunk == nil } : manifests
+            let found = try Self.runToResume(named: request.run, in: resumable)
+            guard (found.trunk ?? GradRefs.mainBranch) == recorder.trunk else {
+                throw PromptRepoError.format("run \(found.run) belongs to an experiment (it merges into \(found.trunk ?? "main")); continue it with `git grad experiment --resume`")
+            }
             guard found.taskModel == config.model.name, found.optimizerModel == config.optimizerModel.name else {
                 throw PromptRepoError.format(
                     "run \(found.run) used task model \(found.taskModel) and optimizer \(found.optimizerModel); resume it with the same models (--model, --optimizer-model)")
@@ -228,12 +240,13 @@ public struct OptimizerRun: Sendable {
         if let v = request.lambda { search.lambda = v }
         if let v = request.maxRegressions { search.maxRegressions = v }
         if let v = request.operators { search.operators = v }
+        if let v = request.prevalence { search.prevalence = v }
         search.operators = search.operators ?? SearchSettings.defaultOperators(for: config.optimizerModel)
         let runID = try request.run.map { try RunID($0) } ?? RunID.make()
         guard !manifests.contains(where: { $0.run == runID.value }) else {
             throw PromptRepoError.format("run \(runID) already exists; use --resume to continue it")
         }
-        let manifest = RunManifest(
+        var manifest = RunManifest(
             run: runID.value, started: Date(), steps: search.steps, batchSize: search.batchSize, variants: search.variants,
             selection: search.selection.rawValue, feedback: search.feedback.rawValue, gradient: search.gradient.rawValue,
             labels: search.labels.rawValue, seed: search.seed, lambda: search.lambda, maxRegressions: search.maxRegressions,
@@ -241,6 +254,7 @@ public struct OptimizerRun: Sendable {
             taskModel: config.model.name, optimizerModel: config.optimizerModel.name, operators: search.operators,
             prevalence: search.prevalence, collapseShare: search.collapseShare, maxRules: search.maxRules, maxDemos: search.maxDemos,
             demoTokens: search.demoTokens)
+        manifest.trunk = recorder.trunk == GradRefs.mainBranch ? nil : recorder.trunk
         return manifest
     }
 
@@ -721,14 +735,14 @@ final class ProgressCounter: @unchecked Sendable {
 }
 
 extension Optional {
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
+    public func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
         guard let value = self else { return nil }
         return try await transform(value)
     }
 }
 
 extension Sequence {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+    public func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
         var result: [T] = []
         for element in self { result.append(try await transform(element)) }
         return result

@@ -1,27 +1,6 @@
+import Evaluation
 import Foundation
 import PromptRepo
-
-/// A small seeded generator (SplitMix64) so minibatches and label shuffles are reproducible on
-/// every platform and across resumes.
-public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public init(_ parts: Int...) {
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        for part in parts { state = (state ^ UInt64(bitPattern: Int64(part))) &* 0xBF58_476D_1CE4_E5B9 }
-        self.state = state
-    }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Stage 1: the seeded minibatch of a step (draw 0 first, further draws when a batch has no errors).
 public struct MinibatchSampler: Sendable {

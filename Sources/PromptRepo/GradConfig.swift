@@ -102,10 +102,10 @@ public struct MetricSettings: Sendable, Equatable {
 
 /// The optimizer's search settings (see the seed papers for what each option reproduces).
 public struct SearchSettings: Sendable, Equatable {
-    public enum Selection: String, Sendable, CaseIterable { case validated, naive }
-    public enum Feedback: String, Sendable, CaseIterable { case errors, all, none }
-    public enum Gradient: String, Sendable, CaseIterable { case oneStep = "one-step", twoStep = "two-step" }
-    public enum Labels: String, Sendable, CaseIterable { case correct, shuffled }
+    public enum Selection: String, Sendable, CaseIterable, Codable { case validated, naive }
+    public enum Feedback: String, Sendable, CaseIterable, Codable { case errors, all, none }
+    public enum Gradient: String, Sendable, CaseIterable, Codable { case oneStep = "one-step", twoStep = "two-step" }
+    public enum Labels: String, Sendable, CaseIterable, Codable { case correct, shuffled }
     /// How a candidate is made from the current prompt (see the Optimizer's operators).
     public enum Operator: String, Sendable, CaseIterable, Codable {
         case rules, demos, rewrite, merge

@@ -15,7 +15,7 @@ struct GitGrad: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, EvalCommand.self, OptimizeCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self,
-            RevertCommand.self, CheckCommand.self, RunsCommand.self, ModelCommand.self,
+            RevertCommand.self, CheckCommand.self, RunsCommand.self, ExperimentCommand.self, ReportCommand.self, ModelCommand.self,
         ])
 
     /// Runs the command and turns every error into one line on stderr and a non-zero exit.
@@ -38,6 +38,8 @@ struct GitGrad: AsyncParsableCommand {
         } catch let error as EvaluationError {
             fail(error.description)
         } catch let error as RunFailure {
+            fail(error.description)
+        } catch let error as ExperimentStop {
             fail(error.description)
         } catch let error as CommandFailure {
             fail(error.message, code: error.exitCode)

@@ -109,7 +109,7 @@ final class CandidateCounter: @unchecked Sendable {
 /// Runs the optimizer against the fake server and returns the summary and the events.
 func runOptimizer(repo: URL, server: FakeLLMServer, request: OptimizeRequest = OptimizeRequest(), cache: Bool = true) async throws -> (RunSummary, [OptimizerEvent]) {
     let recorder = try GitRecorder(directory: repo)
-    let tip = try await recorder.mainTip()
+    let tip = try await recorder.trunkTip()
     var config = try await recorder.config(at: tip)
     config.model.baseURL = server.baseURL
     config.optimizerModel.baseURL = server.baseURL

@@ -156,7 +156,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let repo = try task.makeRepository(in: directory)
         let recorder = try GitRecorder(directory: repo)
-        let tip = try await recorder.mainTip()
+        let tip = try await recorder.trunkTip()
         let run = try RunID("conflict-test")
         func commit(_ variant: Int, _ text: String) async throws -> ObjectID {
             try await recorder.commitCandidate(

@@ -233,7 +233,7 @@ import Testing
         try server.start()
         defer { server.stop() }
         let recorder = try GitRecorder(directory: repo)
-        var config = try await recorder.config(at: try await recorder.mainTip())
+        var config = try await recorder.config(at: try await recorder.trunkTip())
         config.model.baseURL = server.baseURL
         config.optimizerModel.baseURL = server.baseURL
         let runtime = try await ModelRuntime(task: config.model, optimizer: config.optimizerModel, prices: [:], cacheDirectory: nil,

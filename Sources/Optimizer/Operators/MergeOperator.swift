@@ -18,7 +18,7 @@ public struct MergeOperator: CandidateOperator {
 
     public func propose(_ input: OperatorInput) async throws -> ProposedCandidate? {
         let results = try await recorder.candidateResults(run: run, before: input.step)
-        let tip = try await recorder.mainTip()
+        let tip = try await recorder.trunkTip()
         let pairs = Self.pairs(results)
         guard !pairs.isEmpty else { return nil }
         // Each merge variant of a step starts at another pair, so two variants differ.

@@ -1,0 +1,127 @@
+import Foundation
+import GitKit
+import PromptRepo
+
+/// Everything git holds about one run, gathered for the report: its settings, every candidate
+/// with its verdict and operator, the merges with their gradients and prompt diffs, and the notes'
+/// scores before and after.
+public struct RunRecord: Sendable, Encodable {
+    public struct Candidate: Sendable, Encodable {
+        public var variant: Int
+        public var commit: String
+        public var operatorName: String
+        public var summary: String
+        /// The verdict trailer (`accepted`, `rejected: ...`), nil when the run stopped before it.
+        public var verdict: String?
+        public var accepted: Bool
+        /// `Grad-Prevalence` of the verdict (`ok`, `skipped`, `collapse: ...`).
+        public var prevalence: String?
+        public var holdout: Double?
+    }
+
+    public struct Step: Sendable, Encodable {
+        public var step: Int
+        /// The minibatch score of the prompt the step started from.
+        public var trainBatch: Double?
+        public var candidates: [Candidate]
+        /// The trunk's holdout score after the step (unchanged when nothing was merged).
+        public var holdoutAfter: Double?
+        public var merge: Merge?
+    }
+
+    public struct Merge: Sendable, Encodable {
+        public var commit: String
+        public var variant: Int
+        public var operatorName: String
+        public var subject: String
+        public var gradient: String
+        public var diff: String
+        public var holdoutBefore: Double?
+        public var holdoutAfter: Double?
+    }
+
+    public var run: String
+    public var manifest: RunManifest
+    public var trunk: String
+    public var baseCommit: String?
+    public var finalCommit: String?
+    public var steps: [Step]
+    public var seedHoldout: Double?
+    public var finalHoldout: Double?
+    public var seedTest: Double?
+    public var finalTest: Double?
+    /// Holdout examples of the seed and of the final prompt (for per-class recall).
+    public var seedExamples: [EvaluationNote.ExampleResult]
+    public var finalExamples: [EvaluationNote.ExampleResult]
+}
+
+extension GitRecorder {
+    /// Reads one run's record from git. Throws when the run does not exist.
+    public func runRecord(_ run: String, promptPath: String) throws -> RunRecord {
+        guard let manifest = try manifests().first(where: { $0.run == run }) else {
+            throw PromptRepoError.format("no run named \(run); `git grad runs` lists the runs")
+        }
+        let git = repository.git
+        let trunk = manifest.trunk ?? GradRefs.mainBranch
+        let runID = try RunID(run)
+        // The run's merges on its trunk, by step.
+        var merges: [Int: ObjectID] = [:]
+        if let tip = try git.referenceTarget("refs/heads/\(trunk)") {
+            for id in try git.walk(from: tip, firstParentOnly: true) {
+                let message = try repository.stepMessage(id)
+                if message.value(TrailerKey.kind) == "merge", message.value(TrailerKey.run) == run,
+                   let step = message.value(TrailerKey.step).flatMap(Int.init) { merges[step] = id }
+            }
+        }
+        var steps: [RunRecord.Step] = []
+        var base: ObjectID?
+        for step in 1...max(1, manifest.steps) {
+            let recorded = try recordedCandidates(run: runID, step: step, variants: manifest.variants)
+            if base == nil, let first = recorded.values.first { base = try git.commit(first.candidate).parents.first }
+            var candidates: [RunRecord.Candidate] = []
+            var trainBatch: Double?
+            for (variant, record) in recorded.sorted(by: { $0.key < $1.key }) {
+                let verdict = try record.verdict.map { try repository.stepMessage($0) }
+                trainBatch = trainBatch ?? record.message.value(TrailerKey.scoreTrain).flatMap(Double.init)
+                let text = verdict?.value(TrailerKey.verdict)
+                candidates.append(.init(
+                    variant: variant, commit: record.candidate.hex,
+                    operatorName: record.message.value(TrailerKey.operatorName) ?? "rewrite", summary: record.message.subject,
+                    verdict: text, accepted: text == "accepted", prevalence: verdict?.value(TrailerKey.prevalence),
+                    holdout: try repository.evaluationNote(record.candidate)?.split("holdout")?.score))
+            }
+            guard !candidates.isEmpty || merges[step] != nil else { continue }
+            var entry = RunRecord.Step(step: step, trainBatch: trainBatch, candidates: candidates)
+            if let merge = merges[step] {
+                let message = try repository.stepMessage(merge)
+                let parent = try git.commit(merge).parents.first
+                let before = try parent.map { try repository.promptText(promptPath, at: $0) } ?? ""
+                let after = try repository.promptText(promptPath, at: merge)
+                let holdoutAfter = try repository.evaluationNote(merge)?.split("holdout")?.score
+                entry.merge = .init(
+                    commit: merge.hex, variant: message.value(TrailerKey.variant).flatMap { Int($0.split(separator: "/").first ?? "") } ?? 0,
+                    operatorName: message.value(TrailerKey.operatorName) ?? "rewrite", subject: message.subject, gradient: message.body,
+                    diff: try unifiedDiff(old: before, new: after, oldPath: "a/\(promptPath)", newPath: "b/\(promptPath)"),
+                    holdoutBefore: try parent.flatMap { try repository.evaluationNote($0)?.split("holdout")?.score },
+                    holdoutAfter: holdoutAfter)
+                entry.holdoutAfter = holdoutAfter
+            }
+            steps.append(entry)
+        }
+        // A run of an experiment that found nothing to learn starts (and ends) at its trunk's tip.
+        if base == nil, manifest.trunk != nil { base = try git.referenceTarget("refs/heads/\(trunk)") }
+        // Carry the trunk's score through steps that merged nothing.
+        let baseNote = try base.flatMap { try repository.evaluationNote($0) }
+        var holdout = baseNote?.split("holdout")?.score
+        for index in steps.indices {
+            if let after = steps[index].holdoutAfter { holdout = after } else { steps[index].holdoutAfter = holdout }
+        }
+        let final = merges.max { $0.key < $1.key }?.value ?? base
+        let finalNote = try final.flatMap { try repository.evaluationNote($0) }
+        return RunRecord(
+            run: run, manifest: manifest, trunk: trunk, baseCommit: base?.hex, finalCommit: final?.hex, steps: steps,
+            seedHoldout: baseNote?.split("holdout")?.score, finalHoldout: finalNote?.split("holdout")?.score,
+            seedTest: baseNote?.split("test")?.score, finalTest: finalNote?.split("test")?.score,
+            seedExamples: baseNote?.split("holdout")?.examples ?? [], finalExamples: finalNote?.split("holdout")?.examples ?? [])
+    }
+}

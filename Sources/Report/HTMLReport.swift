@@ -1,0 +1,214 @@
+import Evaluation
+import Foundation
+import Optimizer
+import PromptRepo
+
+/// `git grad report`: one self-contained HTML file (inline CSS and SVG, no script, no network)
+/// for a run or an experiment, read from what git holds.
+public struct ReportBuilder: Sendable {
+    public let directory: URL
+
+    public init(directory: URL) { self.directory = directory }
+
+    /// The report of `run`, or of the newest run on main when nil.
+    public func runReport(_ run: String?) async throws -> String {
+        let recorder = try GitRecorder(directory: directory)
+        let config = try await recorder.config(at: try await recorder.trunkTip())
+        let name: String
+        if let run {
+            name = run
+        } else {
+            guard let newest = try await recorder.manifests().last(where: { $0.trunk == nil }) else {
+                throw PromptRepoError.format("no run yet; start one with `git grad optimize`")
+            }
+            name = newest.run
+        }
+        let record = try await recorder.runRecord(name, promptPath: config.task.prompt)
+        return HTMLReport.page(title: "git-grad run \(name)", body: HTMLReport.runSection(record, labels: labels(config), heading: "h1"))
+    }
+
+    /// The report of experiment `id`: its cells' distributions and p-values, and every run.
+    public func experimentReport(_ id: String) async throws -> String {
+        let recorder = try GitRecorder(directory: directory)
+        guard let manifest = try await recorder.experiment(try ExperimentManifest.validID(id)) else {
+            throw PromptRepoError.format("no experiment named \(id); `git grad experiment --list` lists them")
+        }
+        let config = try await recorder.config(at: try manifest.baseCommit())
+        let split = config.task.test == nil ? "holdout" : "test"
+        let results = try await manifest.plan.asyncMap {
+            try await recorder.experimentRunResult(manifest, cell: $0.cell, seed: $0.seed, split: split)
+        }
+        let report = ExperimentReport.make(manifest: manifest, runs: results, comparedSplit: split)
+        var records: [RunRecord] = []
+        for result in results where result.status != "not started" {
+            records.append(try await recorder.runRecord(result.run, promptPath: config.task.prompt))
+        }
+        return HTMLReport.page(
+            title: "git-grad experiment \(id)", body: HTMLReport.experimentSection(report, manifest: manifest, runs: records, labels: labels(config)))
+    }
+
+    func labels(_ config: GradConfig) -> [String] { config.metric.kind == .choice ? config.metric.labels : [] }
+}
+
+enum HTMLReport {
+    static let style = """
+        body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1100px;color:#111827;padding:0 16px}
+        h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #e5e7eb}h3{font-size:15px}
+        table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top}
+        th{background:#f9fafb}.num{text-align:right;font-variant-numeric:tabular-nums}
+        pre{background:#f9fafb;border:1px solid #e5e7eb;padding:8px;overflow-x:auto;white-space:pre-wrap}
+        .add{color:#047857}.del{color:#b91c1c}.muted{color:#6b7280}
+        svg.chart{display:block;margin:8px 0;max-width:100%;height:auto}
+        .grid{stroke:#e5e7eb}.tick,.legend,.axis{font-size:11px;fill:#374151}
+        .series{fill:none;stroke-width:2}.trunk{stroke:#111827;stroke-width:3}.edge{stroke:#9ca3af}.edge.accepted{stroke:#059669;stroke-width:2}
+        .node{stroke:#fff;stroke-width:1.5}.node.accepted{fill:#059669}.node.rejected{fill:#dc2626}.node.audit{fill:#d97706}.node.open{fill:#9ca3af}
+        .trunk-node{fill:#111827}.reference{stroke:#6b7280;stroke-dasharray:4 3}.mean{stroke-width:3}
+        .accepted-text{color:#047857}.rejected-text{color:#b91c1c}
+        """
+
+    static func page(title: String, body: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
+        <meta name="generator" content="git-grad"><style>\(style)</style></head>
+        <body>
+        \(body)
+        <p class="muted">Written by git-grad from the repository's git record (commits, trailers and notes under refs/notes/grad).</p>
+        </body></html>
+
+        """
+    }
+
+    /// One run: scores per step, lineage, per-class recall, and the accepted steps' gradients and diffs.
+    static func runSection(_ record: RunRecord, labels: [String], heading: String) -> String {
+        let m = record.manifest
+        var html = "<section class=\"run\" id=\"run-\(escape(record.run))\">"
+        html += "<\(heading)>Run \(escape(record.run))</\(heading)>"
+        html += "<p>\(escape(m.settingsTrailer)) · seed \(m.seed) · \(m.steps) steps · task model \(escape(m.taskModel)) · optimizer \(escape(m.optimizerModel)) · merges into <code>\(escape(record.trunk))</code> · \(escape(m.ended == nil ? "unfinished" : m.outcome ?? "finished"))</p>"
+        html += "<table><tr><th></th><th>seed prompt</th><th>final prompt</th></tr>"
+        html += "<tr><td>holdout</td><td class=\"num\">\(score(record.seedHoldout))</td><td class=\"num\">\(score(record.finalHoldout))</td></tr>"
+        html += "<tr><td>test</td><td class=\"num\">\(score(record.seedTest))</td><td class=\"num\">\(score(record.finalTest))</td></tr></table>"
+
+        html += "<h3>Score per step</h3>"
+        let lastStep = Double(record.steps.map(\.step).max() ?? 1)
+        let holdout = [(x: 0.0, y: record.seedHoldout)] + record.steps.map { (x: Double($0.step), y: $0.holdoutAfter) }
+        let train = record.steps.map { (x: Double($0.step), y: $0.trainBatch) }
+        var series = [
+            SVGChart.Series(name: "holdout", color: SVGChart.palette[0], points: holdout),
+            SVGChart.Series(name: "train batch", color: SVGChart.palette[1], points: train, dashed: true),
+        ]
+        if record.seedTest != nil || record.finalTest != nil {
+            series.append(SVGChart.Series(name: "test", color: SVGChart.palette[2], points: [(x: 0, y: record.seedTest), (x: lastStep, y: record.finalTest)]))
+        }
+        html += SVGChart.lines(series, xMax: lastStep)
+        html += "<p class=\"muted\">train batch: the minibatch score of the prompt each step started from; holdout: the trunk after the step; test: seed and final prompt.</p>"
+
+        html += "<h3>Lineage</h3>"
+        html += SVGChart.lineage(trunk: record.trunk, steps: record.steps.map { step in
+            (step.step, step.candidates.map { candidate in
+                let state = candidate.verdict == nil ? "open" : candidate.accepted ? "accepted"
+                    : (candidate.prevalence?.hasPrefix("collapse") == true && candidate.verdict?.contains("prevalence") == true) ? "audit" : "rejected"
+                return SVGChart.LineageNode(
+                    label: "v\(candidate.variant) \(candidate.operatorName) \(candidate.holdout.map { String(format: "%.3f", $0) } ?? "")",
+                    detail: "s\(step.step)v\(candidate.variant) [\(candidate.operatorName)] \(candidate.summary) — \(candidate.verdict ?? "no verdict")",
+                    state: state)
+            })
+        })
+        html += "<p class=\"muted\">green: merged · red: rejected · orange: rejected by the prevalence audit · grey: no verdict yet</p>"
+        html += "<table><tr><th>step</th><th>variant</th><th>operator</th><th>holdout</th><th>prevalence</th><th>verdict</th><th>summary</th></tr>"
+        for step in record.steps {
+            for candidate in step.candidates {
+                html += "<tr><td>\(step.step)</td><td>v\(candidate.variant) <code>\(candidate.commit.prefix(7))</code></td><td>\(escape(candidate.operatorName))</td>"
+                html += "<td class=\"num\">\(score(candidate.holdout))</td><td>\(escape(candidate.prevalence ?? "–"))</td>"
+                html += "<td class=\"\(candidate.accepted ? "accepted-text" : "rejected-text")\">\(escape(candidate.verdict ?? "–"))</td><td>\(escape(candidate.summary))</td></tr>"
+            }
+        }
+        html += "</table>"
+
+        html += "<h3>Per-class recall on the holdout set</h3>"
+        if labels.isEmpty {
+            html += "<p class=\"muted\">The metric has no classes; no per-class recall.</p>"
+        } else {
+            let before = recall(record.seedExamples, labels: labels), after = recall(record.finalExamples, labels: labels)
+            html += SVGChart.bars(labels: labels, groups: [("seed", SVGChart.palette[5], before), ("final", SVGChart.palette[2], after)])
+            html += "<table><tr><th>class</th><th>seed</th><th>final</th></tr>"
+            for (index, label) in labels.enumerated() {
+                html += "<tr><td>\(escape(label))</td><td class=\"num\">\(score(before[index]))</td><td class=\"num\">\(score(after[index]))</td></tr>"
+            }
+            html += "</table>"
+        }
+
+        html += "<h3>Accepted steps</h3>"
+        let merges = record.steps.compactMap { step in step.merge.map { (step.step, $0) } }
+        if merges.isEmpty { html += "<p class=\"muted\">No step was accepted; every candidate stays on its branch.</p>" }
+        for (step, merge) in merges {
+            html += "<h4>Step \(step): \(escape(merge.subject)) <span class=\"muted\">(\(escape(merge.operatorName)), holdout \(score(merge.holdoutBefore)) → \(score(merge.holdoutAfter)), <code>\(merge.commit.prefix(7))</code>)</span></h4>"
+            html += "<p>Gradient / feedback:</p><pre>\(escape(merge.gradient))</pre>"
+            html += "<p>Prompt diff:</p><pre>\(diffHTML(merge.diff))</pre>"
+        }
+        return html + "</section>"
+    }
+
+    /// An experiment: the per-cell table with p-values, distributions, and each run's scores.
+    static func experimentSection(_ report: ExperimentReport, manifest: ExperimentManifest, runs: [RunRecord], labels: [String]) -> String {
+        var html = "<h1>Experiment \(escape(report.experiment))</h1>"
+        html += "<p>\(report.runs.count) runs: \(manifest.grid.cells.count) cells × seeds \(manifest.grid.seeds.map(String.init).joined(separator: ", ")), \(manifest.grid.steps) steps each, from <code>\(report.base.prefix(7))</code>. Per-example results compared on the \(escape(report.comparedSplit)) split against <b>\(escape(report.baseline))</b> with a paired permutation test; p-values Bonferroni-corrected across \(max(1, report.cells.count - 1)) comparison(s).\(report.complete ? "" : " <b>Unfinished:</b> only finished runs are counted.")</p>"
+        html += "<table><tr><th>cell</th><th>settings</th><th>runs</th><th>holdout mean ± σ</th><th>test mean ± σ</th><th>min–max (test)</th><th>Δ vs baseline</th><th>p</th><th>p (Bonferroni)</th><th>calls/run</th><th>tokens/run</th><th>wall/run</th><th>accepted</th></tr>"
+        for cell in report.cells {
+            let c = cell.comparison
+            html += "<tr><td>\(escape(cell.cell))</td><td>\(escape(cell.settings))</td><td class=\"num\">\(cell.runsFinished)/\(cell.runsPlanned)</td>"
+            html += "<td class=\"num\">\(spread(cell.holdout))</td><td class=\"num\">\(spread(cell.test))</td>"
+            html += "<td class=\"num\">\(cell.test.map { String(format: "%.3f–%.3f", $0.min, $0.max) } ?? "–")</td>"
+            html += "<td class=\"num\">\(c.map { String(format: "%+.3f", $0.meanDifference) } ?? (cell.cell == report.baseline ? "baseline" : "–"))</td>"
+            html += "<td class=\"num\">\(c.map { pValue($0.pValue) } ?? "–")</td><td class=\"num\">\(c.map { pValue($0.adjustedPValue) } ?? "–")</td>"
+            html += "<td class=\"num\">\(cell.calls.map { String(format: "%.0f", $0) } ?? "–")</td><td class=\"num\">\(cell.tokens.map { String(format: "%.0f", $0) } ?? "–")</td>"
+            html += "<td class=\"num\">\(cell.wallSeconds.map { String(format: "%.0fs", $0) } ?? "–")</td><td class=\"num\">\(cell.accepted)</td></tr>"
+        }
+        html += "</table>"
+        let finished = report.runs.filter { $0.status == "finished" }
+        let seedTest = report.runs.compactMap(\.seedTest).first, seedHoldout = report.runs.compactMap(\.seedHoldout).first
+        html += "<h2>Final \(escape(report.comparedSplit)) score per cell</h2>"
+        html += SVGChart.strips(
+            report.cells.map { cell in (cell.cell, finished.filter { $0.cell == cell.cell }.compactMap { report.comparedSplit == "test" ? $0.finalTest : $0.finalHoldout }) },
+            reference: report.comparedSplit == "test" ? seedTest : seedHoldout, axis: "\(report.comparedSplit) score (dots: seeds; bar: mean; dashed: seed prompt)")
+        html += "<h2>Holdout score per step, every run</h2>"
+        let cellIndex = Dictionary(manifest.grid.cells.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let resultByRun = Dictionary(report.runs.map { ($0.run, $0) }, uniquingKeysWith: { a, _ in a })
+        html += SVGChart.lines(runs.map { record in
+            let cell = resultByRun[record.run]?.cell ?? ""
+            return SVGChart.Series(
+                name: "\(cell) s\(resultByRun[record.run]?.seed ?? 0)", color: SVGChart.palette[(cellIndex[cell] ?? 0) % SVGChart.palette.count],
+                points: [(x: 0, y: record.seedHoldout)] + record.steps.map { (x: Double($0.step), y: $0.holdoutAfter) })
+        }, xMax: Double(manifest.grid.steps), height: 260)
+        html += "<h2>Runs</h2><table><tr><th>run</th><th>cell</th><th>seed</th><th>status</th><th>holdout</th><th>test</th><th>accepted</th><th>calls</th></tr>"
+        for result in report.runs {
+            html += "<tr><td><a href=\"#run-\(escape(result.run))\">\(escape(result.run))</a></td><td>\(escape(result.cell))</td><td class=\"num\">\(result.seed)</td><td>\(escape(result.status))</td>"
+            html += "<td class=\"num\">\(score(result.seedHoldout)) → \(score(result.finalHoldout))</td><td class=\"num\">\(score(result.seedTest)) → \(score(result.finalTest))</td>"
+            html += "<td class=\"num\">\(result.accepted)</td><td class=\"num\">\(result.calls.map(String.init) ?? "–")</td></tr>"
+        }
+        html += "</table>"
+        for record in runs { html += runSection(record, labels: labels, heading: "h2") }
+        return html
+    }
+
+    /// Recall per label: of the examples whose expected answer is the label, the share answered right.
+    static func recall(_ examples: [EvaluationNote.ExampleResult], labels: [String]) -> [Double?] {
+        labels.map { label in
+            let support = examples.filter { $0.expected == label }
+            return support.isEmpty ? nil : Double(support.filter(\.correct).count) / Double(support.count)
+        }
+    }
+
+    static func diffHTML(_ diff: String) -> String {
+        diff.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            let text = escape(String(line))
+            if line.hasPrefix("+") && !line.hasPrefix("+++") { return "<span class=\"add\">\(text)</span>" }
+            if line.hasPrefix("-") && !line.hasPrefix("---") { return "<span class=\"del\">\(text)</span>" }
+            return text
+        }.joined(separator: "\n")
+    }
+
+    static func score(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "–" }
+    static func spread(_ s: Spread?) -> String { s.map { String(format: "%.3f ± %.3f", $0.mean, $0.standardDeviation) } ?? "–" }
+    static func pValue(_ p: Double) -> String { p < 0.001 ? "&lt;0.001" : String(format: "%.3f", p) }
+}
