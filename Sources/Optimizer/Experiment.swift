@@ -166,12 +166,16 @@ public enum ExperimentEvent: Sendable {
 
 /// Why an experiment stopped before its last run.
 public enum ExperimentStop: Error, Sendable, CustomStringConvertible {
-    case budgetSpent(experiment: String, done: Int, of: Int, reason: String)
+    case budgetSpent(experiment: String, run: String, done: Int, of: Int)
+    /// A model call failed for good in one run; what was recorded stays.
+    case modelFailed(experiment: String, run: String, cause: LLMError)
 
     public var description: String {
         switch self {
-        case .budgetSpent(let experiment, let done, let of, let reason):
-            return "\(reason); \(done) of \(of) runs finished; continue with `git grad experiment --resume \(experiment)` and a larger --budget"
+        case .budgetSpent(let experiment, let run, let done, let of):
+            return "the call budget (--budget) ran out in run \(run); \(done) of \(of) runs finished; continue with `git grad experiment --resume \(experiment)` and a larger --budget"
+        case .modelFailed(let experiment, let run, let cause):
+            return "\(cause.description) (run \(run)); the runs recorded so far are kept: continue with `git grad experiment --resume \(experiment)`"
         }
     }
 }
@@ -218,14 +222,20 @@ public struct ExperimentRunner: Sendable {
             emit(.runStarted(index: index + 1, of: plan.count, cell: cell.name, seed: entry.seed, run: runID, resuming: resuming))
             let optimizer = OptimizerRun(
                 recorder: runRecorder, runtime: runtime, config: config, metaPrompts: metaPrompts, emit: { emit(.run($0)) })
-            let summary = try await optimizer.run(Self.request(cell.settings, seed: entry.seed, steps: manifest.grid.steps, run: runID, resume: resuming))
+            let summary: RunSummary
+            do {
+                summary = try await optimizer.run(Self.request(cell.settings, seed: entry.seed, steps: manifest.grid.steps, run: runID, resume: resuming))
+            } catch RunFailure.modelFailed(_, _, let cause) {
+                throw ExperimentStop.modelFailed(experiment: manifest.id, run: runID, cause: cause)
+            }
             ranHere += 1
             results[index] = try await recorder.experimentRunResult(manifest, cell: entry.cell, seed: entry.seed, split: comparedSplit)
+            // A run returns unfinished only when the shared call budget ran out.
             guard results[index].status == "finished" else {
-                let done = results.filter { $0.status == "finished" }.count
-                let reason = summary.stoppedBecause ?? "run \(runID) stopped"
-                emit(.stopped(reason: reason))
-                throw ExperimentStop.budgetSpent(experiment: manifest.id, done: done, of: plan.count, reason: reason)
+                let stop = ExperimentStop.budgetSpent(
+                    experiment: manifest.id, run: runID, done: results.filter { $0.status == "finished" }.count, of: plan.count)
+                emit(.stopped(reason: stop.description))
+                throw stop
             }
             walls.append(summary.wallSeconds)
             let left = results.filter { $0.status != "finished" }.count

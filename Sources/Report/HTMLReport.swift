@@ -52,9 +52,9 @@ public struct ReportBuilder: Sendable {
 
 enum HTMLReport {
     static let style = """
-        body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1100px;color:#111827;padding:0 16px}
+        body{font:14px/1.45 system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1240px;color:#111827;padding:0 16px}
         h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #e5e7eb}h3{font-size:15px}
-        table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top}
+        table{border-collapse:collapse;margin:8px 0;font-size:13px}td,th{border:1px solid #e5e7eb;padding:3px 8px;text-align:left;vertical-align:top}
         th{background:#f9fafb}.num{text-align:right;font-variant-numeric:tabular-nums}
         pre{background:#f9fafb;border:1px solid #e5e7eb;padding:8px;overflow-x:auto;white-space:pre-wrap}
         .add{color:#047857}.del{color:#b91c1c}.muted{color:#6b7280}
@@ -142,7 +142,7 @@ enum HTMLReport {
         let merges = record.steps.compactMap { step in step.merge.map { (step.step, $0) } }
         if merges.isEmpty { html += "<p class=\"muted\">No step was accepted; every candidate stays on its branch.</p>" }
         for (step, merge) in merges {
-            html += "<h4>Step \(step): \(escape(merge.subject)) <span class=\"muted\">(\(escape(merge.operatorName)), holdout \(score(merge.holdoutBefore)) → \(score(merge.holdoutAfter)), <code>\(merge.commit.prefix(7))</code>)</span></h4>"
+            html += "<h4 id=\"\(escape(record.run))-s\(step)\">\(escape(merge.subject)) <span class=\"muted\">(\(escape(merge.operatorName)), holdout \(score(merge.holdoutBefore)) → \(score(merge.holdoutAfter)), <code>\(merge.commit.prefix(7))</code>)</span></h4>"
             html += "<p>Gradient / feedback:</p><pre>\(escape(merge.gradient))</pre>"
             html += "<p>Prompt diff:</p><pre>\(diffHTML(merge.diff))</pre>"
         }

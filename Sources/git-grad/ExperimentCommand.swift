@@ -145,6 +145,7 @@ final class ExperimentProgress: @unchecked Sendable {
     private var done = 0
     private var total = 0
     private var secondsLeft: Double?
+    private var calls = 0
     private var phase = ""
 
     init(enabled: Bool) { self.enabled = enabled && isatty(STDERR_FILENO) != 0 }
@@ -169,7 +170,8 @@ final class ExperimentProgress: @unchecked Sendable {
             default: return
             }
             draw()
-        case .runFinished(let result, let done, let of, _, let secondsLeft):
+        case .runFinished(let result, let done, let of, let calls, let secondsLeft):
+            self.calls = calls
             self.done = done
             self.total = of
             self.secondsLeft = secondsLeft
@@ -194,7 +196,7 @@ final class ExperimentProgress: @unchecked Sendable {
 
     private func draw() {
         guard !current.isEmpty else { return }
-        var status = "\(current) · \(done)/\(total) done"
+        var status = "\(current) · \(done)/\(total) done · \(calls) calls"
         if !phase.isEmpty { status += " · \(phase)" }
         if let secondsLeft, secondsLeft > 0 { status += " · about \(Int(secondsLeft / 60))m\(Int(secondsLeft) % 60)s left" }
         writeStandardError("\r\u{1B}[2K" + terminalText(status))

@@ -24,20 +24,23 @@ struct RunsCommand: AsyncParsableCommand {
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
             let t = Terminal.standardOutput
-            let widths = [max(24, runs.map(\.run.count).max() ?? 0), 18, 6, 10, 8]
+            let widths = [max(24, runs.map(\.run.count).max() ?? 0), 18, 6, 10, 8, 19]
             func row(_ cells: [String]) -> String {
                 zip(cells, widths + [0]).map { cell, width in cell.padding(toLength: max(width, cell.count), withPad: " ", startingAt: 0) }
                     .joined(separator: " ")
             }
-            print(row(["run", "status", "steps", "candidates", "accepted", "started"]))
+            print(row(["run", "status", "steps", "candidates", "accepted", "started", "merges into"]))
             for run in runs {
                 let status = run.status.count > 18 ? String(run.status.prefix(17)) + "…" : run.status
                 let line = row([run.run, status, "\(run.stepsRecorded)/\(run.stepsPlanned)", String(run.candidates), String(run.accepted),
-                                formatter.string(from: run.started)])
+                                formatter.string(from: run.started), run.trunk])
                 print(run.status == "unfinished" ? t.paint(line, .yellow) : line)
             }
-            if let unfinished = runs.last(where: { $0.status == "unfinished" }) {
+            if let unfinished = runs.last(where: { $0.status == "unfinished" && $0.trunk == GradRefs.mainBranch }) {
                 print("resume: " + OptimizerRun.resumeCommand(run: unfinished.run))
+            }
+            if runs.contains(where: { $0.status == "unfinished" && $0.trunk != GradRefs.mainBranch }) {
+                print("unfinished experiment runs continue with their experiment: `git grad experiment --list`, then --resume NAME")
             }
         }
     }

@@ -171,6 +171,14 @@ import Testing
                 #expect(result.status == 0, "\(result.stderr)")
                 sizes[page] = (try? FileManager.default.attributesOfItem(atPath: shot.path)[.size] as? Int) ?? 0
             }
+            // GIT_GRAD_KEEP_REPORTS=DIR keeps the pages and screenshots to look at.
+            if let keep = ProcessInfo.processInfo.environment["GIT_GRAD_KEEP_REPORTS"] {
+                for file in ["experiment.html", "run.html", "experiment.png", "run.png"] {
+                    let target = URL(fileURLWithPath: keep).appendingPathComponent(file)
+                    try? FileManager.default.removeItem(at: target)
+                    try FileManager.default.copyItem(at: repo.appendingPathComponent(file), to: target)
+                }
+            }
             // A blank page compresses to almost nothing; charts and tables do not.
             #expect((sizes["blank"] ?? 0) > 0)
             #expect((sizes["experiment"] ?? 0) > 8 * (sizes["blank"] ?? 1))
