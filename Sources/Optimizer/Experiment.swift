@@ -153,6 +153,19 @@ public struct ExperimentReport: Codable, Sendable, Equatable {
     }
 }
 
+extension ExperimentReport {
+    /// The table of a recorded experiment as git holds it now, read without a model (finished
+    /// runs only are counted; `complete` says whether any is left).
+    public static func read(_ manifest: ExperimentManifest, directory: URL, config: GradConfig) async throws -> ExperimentReport {
+        let recorder = try GitRecorder(directory: directory)
+        let split = ExperimentRunner.comparedSplit(config)
+        let results = try await manifest.plan.asyncMap {
+            try await recorder.experimentRunResult(manifest, cell: $0.cell, seed: $0.seed, split: split)
+        }
+        return make(manifest: manifest, runs: results, comparedSplit: split)
+    }
+}
+
 /// What an experiment reports while it works.
 public enum ExperimentEvent: Sendable {
     case started(experiment: String, runs: Int, alreadyFinished: Int)
@@ -198,7 +211,9 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// The split per-example results are compared on.
-    public var comparedSplit: String { config.task.test == nil ? "holdout" : "test" }
+    public var comparedSplit: String { Self.comparedSplit(config) }
+
+    static func comparedSplit(_ config: GradConfig) -> String { config.task.test == nil ? "holdout" : "test" }
 
     /// Runs what is left of `manifest` (recording it first when it is new) and returns the table.
     /// `stopAfterRuns` stops after that many runs of this process (a test hook standing in for a kill).

@@ -34,11 +34,8 @@ public struct ReportBuilder: Sendable {
             throw PromptRepoError.format("no experiment named \(id); `git grad experiment --list` lists them")
         }
         let config = try await recorder.config(at: try manifest.baseCommit())
-        let split = config.task.test == nil ? "holdout" : "test"
-        let results = try await manifest.plan.asyncMap {
-            try await recorder.experimentRunResult(manifest, cell: $0.cell, seed: $0.seed, split: split)
-        }
-        let report = ExperimentReport.make(manifest: manifest, runs: results, comparedSplit: split)
+        let report = try await ExperimentReport.read(manifest, directory: directory, config: config)
+        let results = report.runs
         var records: [RunRecord] = []
         for result in results where result.status != "not started" {
             records.append(try await recorder.runRecord(result.run, promptPath: config.task.prompt))

@@ -97,6 +97,10 @@ struct ExperimentCommand: AsyncParsableCommand {
         let base = try manifest.baseCommit()
         var config = try repository.config(at: base)
         models.apply(to: &config)
+        // A finished experiment's table is read back from git; no model is started.
+        if resume != nil, case let report = try await ExperimentReport.read(manifest, directory: repository.root, config: config), report.complete {
+            return try show(report, manifest: manifest)
+        }
         let metaPrompts = try MetaPrompts.load(config: config, root: repository.root)
         let runtime = try await models.runtime(
             config: config, gitDirectory: repository.git.gitDirectory, budget: CallBudget(maxCalls: budget), quiet: json)
@@ -106,6 +110,10 @@ struct ExperimentCommand: AsyncParsableCommand {
             directory: repository.root, runtime: runtime, config: config, metaPrompts: metaPrompts, emit: { progress.handle($0) })
         let report = try await runner.run(manifest, stopAfterRuns: stopAfterRuns)
         progress.finish()
+        try show(report, manifest: manifest)
+    }
+
+    func show(_ report: ExperimentReport, manifest: ExperimentManifest) throws {
         if json { return try printJSON(report) }
         print(ExperimentTable.render(report, terminal: .standardOutput))
         if !report.complete {
