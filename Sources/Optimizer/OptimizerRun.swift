@@ -644,9 +644,15 @@ public struct OptimizerRun: Sendable {
            let existing = note.split(split), existing.complete, existing.examples.count == examples.count
         {
             let byID = Dictionary(existing.examples.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+            // The note keeps the raw answer; the label in it is extracted again, so per-class recall
+            // and the prevalence audit see the same labels as for a fresh evaluation.
+            let choice = evaluator.scorer as? ChoiceScorer
             let outcomes = examples.compactMap { example in
-                byID[example.id].map {
-                    ExampleOutcome(example: example, output: $0.output, score: Score(extracted: $0.output, correct: $0.correct, value: $0.score), cached: true)
+                byID[example.id].map { result in
+                    let extracted = choice.map { scorer in scorer.extract(result.output) ?? "" } ?? result.output
+                    return ExampleOutcome(
+                        example: example, output: result.output, score: Score(extracted: extracted, correct: result.correct, value: result.score),
+                        cached: true)
                 }
             }
             if outcomes.count == examples.count { return outcomes }

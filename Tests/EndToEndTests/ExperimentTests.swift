@@ -190,3 +190,28 @@ import Testing
         }
     }
 }
+
+/// The seed's holdout results are read back from its note when it was evaluated before (by `eval`
+/// or by an earlier run of an experiment); the prevalence audit must see the same labels then.
+@Suite struct AuditFromNoteTests {
+    /// Like the sample fake, but every answer carries a prefix, so raw answer and label differ.
+    @Sendable static func answer(_ request: FakeLLMServer.RecordedRequest) -> FakeLLMServer.Reply {
+        let reply = OptimizeCommandTests.answer(request)
+        guard case .completion(let text) = reply, text == "field" else { return reply }
+        return .completion("Queue: field")
+    }
+
+    @Test func theAuditOfACandidateSeesTheParentsLabelsWhenTheyComeFromANote() throws {
+        let server = FakeLLMServer(threads: 2, script: Self.answer)
+        try server.start()
+        defer { server.stop() }
+        try withSampleRepository { repo in
+            let flags = ["--provider", "local", "--base-url", server.baseURL]
+            try grad(["eval", "--split", "holdout"] + flags, in: repo)
+            try grad(["optimize", "--steps", "1", "--variants", "1"] + flags, in: repo)
+            // The seed answers field everywhere: recall 1 for field, 0 for the four other queues.
+            let trailers = try git("log", "-1", "--format=%(trailers:key=Balanced-Accuracy,valueonly)", "main", in: repo)
+            #expect(trailers.hasPrefix("0.200 -> "), "\(trailers)")
+        }
+    }
+}
