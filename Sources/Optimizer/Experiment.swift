@@ -157,11 +157,8 @@ extension ExperimentReport {
     /// The table of a recorded experiment as git holds it now, read without a model (finished
     /// runs only are counted; `complete` says whether any is left).
     public static func read(_ manifest: ExperimentManifest, directory: URL, config: GradConfig) async throws -> ExperimentReport {
-        let recorder = try GitRecorder(directory: directory)
         let split = ExperimentRunner.comparedSplit(config)
-        let results = try await manifest.plan.asyncMap {
-            try await recorder.experimentRunResult(manifest, cell: $0.cell, seed: $0.seed, split: split)
-        }
+        let results = try await GitRecorder(directory: directory).experimentRunResults(manifest, split: split)
         return make(manifest: manifest, runs: results, comparedSplit: split)
     }
 }
@@ -222,7 +219,7 @@ public struct ExperimentRunner: Sendable {
         try await recorder.recordExperimentIfNew(manifest)
         let base = try manifest.baseCommit()
         let plan = manifest.plan
-        var results = try await plan.asyncMap { try await recorder.experimentRunResult(manifest, cell: $0.cell, seed: $0.seed, split: comparedSplit) }
+        var results = try await recorder.experimentRunResults(manifest, split: comparedSplit)
         let alreadyFinished = results.filter { $0.status == "finished" }.count
         emit(.started(experiment: manifest.id, runs: plan.count, alreadyFinished: alreadyFinished))
         var walls: [Double] = []
@@ -263,20 +260,11 @@ public struct ExperimentRunner: Sendable {
     }
 
     /// The request of one cell and seed.
-    static func request(_ settings: CellSettings, seed: Int, steps: Int, run: String, resume: Bool) -> OptimizeRequest {
+    static func request(_ settings: SearchOverrides, seed: Int, steps: Int, run: String, resume: Bool) -> OptimizeRequest {
         var request = OptimizeRequest()
         request.steps = steps
         request.seed = seed
-        request.selection = settings.selection
-        request.variants = settings.variants
-        request.batchSize = settings.batchSize
-        request.feedback = settings.feedback
-        request.gradient = settings.gradient
-        request.labels = settings.labels
-        request.operators = settings.operators
-        request.lambda = settings.lambda
-        request.maxRegressions = settings.maxRegressions
-        request.prevalence = settings.prevalence
+        request.settings = settings
         request.run = run
         request.resume = resume
         return request
@@ -316,6 +304,11 @@ extension GitRecorder {
         }.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
     }
 
+    /// Every run's result, in the experiment's plan order.
+    public func experimentRunResults(_ experiment: ExperimentManifest, split: String) throws -> [ExperimentRunResult] {
+        try experiment.plan.map { try experimentRunResult(experiment, cell: $0.cell, seed: $0.seed, split: split) }
+    }
+
     /// One run's result as git holds it: status from its manifest, scores from the notes on the
     /// experiment's base and on the run's trunk tip.
     public func experimentRunResult(_ experiment: ExperimentManifest, cell: Int, seed: Int, split: String) throws -> ExperimentRunResult {
@@ -323,8 +316,8 @@ extension GitRecorder {
         var result = ExperimentRunResult(
             cell: experiment.grid.cells[cell].name, seed: seed, run: run, status: "not started", accepted: 0, examples: [:])
         guard let manifestBlob = try repository.git.referenceTarget(RunManifest.reference(run)) else { return result }
-        let manifest = try RunManifest.decoder.decode(RunManifest.self, from: try repository.git.blobData(manifestBlob))
-        result.status = manifest.ended == nil ? "unfinished" : manifest.outcome == "finished" ? "finished" : manifest.outcome ?? "finished"
+        let manifest = try decodeManifest(manifestBlob, run: run)
+        result.status = manifest.status
         result.calls = manifest.usage?.calls
         result.tokens = manifest.usage?.tokens
         result.wallSeconds = manifest.wallSeconds
@@ -332,7 +325,7 @@ extension GitRecorder {
         let baseNote = try repository.evaluationNote(base)
         result.seedHoldout = baseNote?.split("holdout")?.score
         result.seedTest = baseNote?.split("test")?.score
-        guard let tip = try repository.git.referenceTarget("refs/heads/\(ExperimentManifest.trunk(run: run))") else { return result }
+        guard let tip = try repository.git.branchTarget(ExperimentManifest.trunk(run: run)) else { return result }
         result.finalCommit = tip.hex
         result.accepted = try mergedStepsByRun(on: tip)[run]?.count ?? 0
         let note = try repository.evaluationNote(tip)

@@ -37,11 +37,16 @@ public struct RunManifest: Codable, Sendable, Equatable {
     /// The branch the run merges into; nil means main. Runs of an experiment merge into their own
     /// `grad/<run>/main`, so main stays untouched.
     public var trunk: String?
+    /// The branch the run merges into, main included.
+    public var trunkBranch: String { trunk ?? GradRefs.mainBranch }
     /// What the run cost in the process that finished it, written when it ends.
     public var usage: UsageTotals?
     public var wallSeconds: Double?
 
     public static func reference(_ run: String) -> String { "refs/grad/runs/\(run)" }
+
+    /// `unfinished` (resumable), `finished`, or `stopped: <why>`.
+    public var status: String { ended == nil ? "unfinished" : outcome ?? "finished" }
 
     /// Manifests are JSON with millisecond times, so runs started in the same second still order.
     static let encoder: JSONEncoder = {
@@ -122,13 +127,16 @@ public actor GitRecorder {
 
     var trunkReference: String { "refs/heads/\(trunk)" }
 
+    /// Whether this recorder merges into main (and so keeps the working tree in step).
+    public nonisolated var mergesIntoMain: Bool { trunk == GradRefs.mainBranch }
+
     public var root: URL { repository.root }
     public var gitDirectory: URL { repository.git.gitDirectory }
 
     /// The tip of the branch this recorder merges into (main unless it is an experiment run's).
     public func trunkTip() throws -> ObjectID {
-        if trunk == GradRefs.mainBranch { return try repository.mainTip() }
-        guard let tip = try repository.git.referenceTarget(trunkReference) else {
+        if mergesIntoMain { return try repository.mainTip() }
+        guard let tip = try repository.git.branchTarget(trunk) else {
             throw PromptRepoError.format("branch \(trunk) is missing; the run that merges into it cannot go on")
         }
         return tip
@@ -136,7 +144,7 @@ public actor GitRecorder {
 
     /// Creates the trunk branch at `commit` unless it exists (an experiment run's first start).
     public func createTrunkIfMissing(at commit: ObjectID) throws {
-        guard trunk != GradRefs.mainBranch, try repository.git.referenceTarget(trunkReference) == nil else { return }
+        guard !mergesIntoMain, try repository.git.branchTarget(trunk) == nil else { return }
         do {
             try repository.git.updateReference(trunkReference, to: commit, expecting: nil, logMessage: "git-grad: experiment run trunk")
         } catch GitError.referenceMoved {
@@ -208,7 +216,7 @@ public actor GitRecorder {
         }.sorted { ($0.started, $0.run) < ($1.started, $1.run) }
     }
 
-    private func decodeManifest(_ blob: ObjectID, run: String) throws -> RunManifest {
+    func decodeManifest(_ blob: ObjectID, run: String) throws -> RunManifest {
         do {
             return try RunManifest.decoder.decode(RunManifest.self, from: try repository.git.blobData(blob))
         } catch {
@@ -244,13 +252,13 @@ public actor GitRecorder {
         return try manifests.map { manifest in
             let branches = branchesByRun[manifest.run] ?? []
             var accepted = mergedByRun[manifest.run]?.count ?? 0
-            if let trunk = manifest.trunk, let tip = try repository.git.referenceTarget("refs/heads/\(trunk)") {
+            if let trunk = manifest.trunk, let tip = try repository.git.branchTarget(trunk) {
                 accepted = try mergedStepsByRun(on: tip)[manifest.run]?.count ?? 0
             }
             return RunOverview(
-                run: manifest.run, started: manifest.started, status: manifest.ended == nil ? "unfinished" : manifest.outcome ?? "finished",
+                run: manifest.run, started: manifest.started, status: manifest.status,
                 stepsRecorded: Set(branches.map(\.step)).count, stepsPlanned: manifest.steps, candidates: branches.count,
-                accepted: accepted, trunk: manifest.trunk ?? GradRefs.mainBranch)
+                accepted: accepted, trunk: manifest.trunkBranch)
         }
     }
 
@@ -277,13 +285,18 @@ public actor GitRecorder {
 
     /// Every run's steps merged into the branch at `tip` (main's by default), from its first-parent history.
     func mergedStepsByRun(on tip: ObjectID? = nil) throws -> [String: Set<Int>] {
-        var merged: [String: Set<Int>] = [:]
-        for id in try repository.git.walk(from: try tip ?? repository.mainTip(), firstParentOnly: true) {
+        try mergesByRun(on: tip ?? repository.mainTip()).mapValues { Set($0.keys) }
+    }
+
+    /// The merge commits on `tip`'s first-parent history, by run and step.
+    func mergesByRun(on tip: ObjectID) throws -> [String: [Int: ObjectID]] {
+        var merges: [String: [Int: ObjectID]] = [:]
+        for id in try repository.git.walk(from: tip, firstParentOnly: true) {
             let message = try repository.stepMessage(id)
             if message.value(TrailerKey.kind) == "merge", let run = message.value(TrailerKey.run),
-               let step = message.value(TrailerKey.step).flatMap(Int.init) { merged[run, default: []].insert(step) }
+               let step = message.value(TrailerKey.step).flatMap(Int.init) { merges[run, default: [:]][step] = id }
         }
-        return merged
+        return merges
     }
 
     /// The recorded candidates of one step, by variant: (candidate commit, verdict commit?).
@@ -391,7 +404,7 @@ public actor GitRecorder {
     public func merge(verdictCommit: ObjectID, expectedMain: ObjectID, message: StepMessage) throws -> (commit: ObjectID, workingTreeUpdated: Bool) {
         let commit = try repository.git.createMergeCommit(
             ours: expectedMain, theirs: verdictCommit, message: message.encode(), updateReference: trunkReference)
-        let updated = trunk == GradRefs.mainBranch ? try repository.syncWorkingTree(from: expectedMain, to: commit) : false
+        let updated = mergesIntoMain ? try repository.syncWorkingTree(from: expectedMain, to: commit) : false
         return (commit, updated)
     }
 }

@@ -7,17 +7,9 @@ import PromptRepo
 /// What `git grad optimize` was asked to do; nil fields take grad.toml's values.
 public struct OptimizeRequest: Sendable {
     public var steps: Int?
-    public var variants: Int?
-    public var batchSize: Int?
-    public var selection: SearchSettings.Selection?
-    public var feedback: SearchSettings.Feedback?
-    public var gradient: SearchSettings.Gradient?
-    public var labels: SearchSettings.Labels?
     public var seed: Int?
-    public var lambda: Double?
-    public var maxRegressions: Int?
-    public var operators: [SearchSettings.Operator]?
-    public var prevalence: SearchSettings.Prevalence?
+    /// The loop settings that differ from grad.toml's.
+    public var settings = SearchOverrides()
     /// Continue the newest run (or `run`) instead of starting one.
     public var resume = false
     public var run: String?
@@ -94,7 +86,7 @@ public struct OptimizerRun: Sendable {
         let started = Date()
         let usageAtStart = await runtime.accounting.totals
         let startTip = try await recorder.trunkTip()
-        let dirty = recorder.trunk == GradRefs.mainBranch ? try await recorder.uncommittedPromptFiles(config) : []
+        let dirty = recorder.mergesIntoMain ? try await recorder.uncommittedPromptFiles(config) : []
         guard dirty.isEmpty else {
             throw PromptRepoError.format("\(dirty.joined(separator: ", ")): uncommitted edits; commit or stash them before optimizing")
         }
@@ -182,7 +174,7 @@ public struct OptimizerRun: Sendable {
             }
             // An experiment's run is recorded even when it found nothing to learn, so that its
             // results are read from git like every other run's.
-            if recorder.trunk != GradRefs.mainBranch { try await recorder.recordRunIfNew(manifest) }
+            if !recorder.mergesIntoMain { try await recorder.recordRunIfNew(manifest) }
             try await recorder.markRunEnded(
                 manifest.run, outcome: "finished", usage: await runtime.accounting.totals.since(usageAtStart),
                 wallSeconds: Date().timeIntervalSince(started))
@@ -219,8 +211,8 @@ public struct OptimizerRun: Sendable {
             // A plain --resume continues runs on main; an experiment's runs are named or resumed by it.
             let resumable = request.run == nil ? manifests.filter { $0.trunk == nil } : manifests
             let found = try Self.runToResume(named: request.run, in: resumable)
-            guard (found.trunk ?? GradRefs.mainBranch) == recorder.trunk else {
-                throw PromptRepoError.format("run \(found.run) belongs to an experiment (it merges into \(found.trunk ?? "main")); continue it with `git grad experiment --resume`")
+            guard found.trunkBranch == recorder.trunk else {
+                throw PromptRepoError.format("run \(found.run) belongs to an experiment (it merges into \(found.trunkBranch)); continue it with `git grad experiment --resume`")
             }
             guard found.taskModel == config.model.name, found.optimizerModel == config.optimizerModel.name else {
                 throw PromptRepoError.format(
@@ -230,17 +222,8 @@ public struct OptimizerRun: Sendable {
         }
         var search = config.search
         if let v = request.steps { search.steps = v }
-        if let v = request.variants { search.variants = v }
-        if let v = request.batchSize { search.batchSize = v }
-        if let v = request.selection { search.selection = v }
-        if let v = request.feedback { search.feedback = v }
-        if let v = request.gradient { search.gradient = v }
-        if let v = request.labels { search.labels = v }
         if let v = request.seed { search.seed = v }
-        if let v = request.lambda { search.lambda = v }
-        if let v = request.maxRegressions { search.maxRegressions = v }
-        if let v = request.operators { search.operators = v }
-        if let v = request.prevalence { search.prevalence = v }
+        request.settings.apply(to: &search)
         search.operators = search.operators ?? SearchSettings.defaultOperators(for: config.optimizerModel)
         let runID = try request.run.map { try RunID($0) } ?? RunID.make()
         guard !manifests.contains(where: { $0.run == runID.value }) else {
@@ -254,7 +237,7 @@ public struct OptimizerRun: Sendable {
             taskModel: config.model.name, optimizerModel: config.optimizerModel.name, operators: search.operators,
             prevalence: search.prevalence, collapseShare: search.collapseShare, maxRules: search.maxRules, maxDemos: search.maxDemos,
             demoTokens: search.demoTokens)
-        manifest.trunk = recorder.trunk == GradRefs.mainBranch ? nil : recorder.trunk
+        manifest.trunk = recorder.mergesIntoMain ? nil : recorder.trunk
         return manifest
     }
 

@@ -58,21 +58,16 @@ public struct RunRecord: Sendable, Encodable {
 extension GitRecorder {
     /// Reads one run's record from git. Throws when the run does not exist.
     public func runRecord(_ run: String, promptPath: String) throws -> RunRecord {
-        guard let manifest = try manifests().first(where: { $0.run == run }) else {
+        guard let blob = try repository.git.referenceTarget(RunManifest.reference(run)) else {
             throw PromptRepoError.format("no run named \(run); `git grad runs` lists the runs")
         }
+        let manifest = try decodeManifest(blob, run: run)
         let git = repository.git
-        let trunk = manifest.trunk ?? GradRefs.mainBranch
+        let trunk = manifest.trunkBranch
         let runID = try RunID(run)
+        let trunkTip = try git.branchTarget(trunk)
         // The run's merges on its trunk, by step.
-        var merges: [Int: ObjectID] = [:]
-        if let tip = try git.referenceTarget("refs/heads/\(trunk)") {
-            for id in try git.walk(from: tip, firstParentOnly: true) {
-                let message = try repository.stepMessage(id)
-                if message.value(TrailerKey.kind) == "merge", message.value(TrailerKey.run) == run,
-                   let step = message.value(TrailerKey.step).flatMap(Int.init) { merges[step] = id }
-            }
-        }
+        let merges = try trunkTip.map { try mergesByRun(on: $0)[run] ?? [:] } ?? [:]
         var steps: [RunRecord.Step] = []
         var base: ObjectID?
         for step in 1...max(1, manifest.steps) {
@@ -109,7 +104,7 @@ extension GitRecorder {
             steps.append(entry)
         }
         // A run of an experiment that found nothing to learn starts (and ends) at its trunk's tip.
-        if base == nil, manifest.trunk != nil { base = try git.referenceTarget("refs/heads/\(trunk)") }
+        if base == nil, manifest.trunk != nil { base = trunkTip }
         // Carry the trunk's score through steps that merged nothing.
         let baseNote = try base.flatMap { try repository.evaluationNote($0) }
         var holdout = baseNote?.split("holdout")?.score

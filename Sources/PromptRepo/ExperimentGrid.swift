@@ -1,8 +1,9 @@
 import Foundation
 import TOMLKit
 
-/// The loop settings one cell of an experiment changes; nil keeps grad.toml's value.
-public struct CellSettings: Codable, Sendable, Equatable {
+/// Loop settings that override grad.toml's `[search]` for one run (from `optimize`'s flags or an
+/// experiment's cell); nil keeps grad.toml's value.
+public struct SearchOverrides: Codable, Sendable, Equatable {
     public var selection: SearchSettings.Selection?
     public var variants: Int?
     public var batchSize: Int?
@@ -15,6 +16,20 @@ public struct CellSettings: Codable, Sendable, Equatable {
     public var prevalence: SearchSettings.Prevalence?
 
     public init() {}
+
+    /// grad.toml's settings with these overrides applied.
+    public func apply(to search: inout SearchSettings) {
+        if let selection { search.selection = selection }
+        if let variants { search.variants = variants }
+        if let batchSize { search.batchSize = batchSize }
+        if let feedback { search.feedback = feedback }
+        if let gradient { search.gradient = gradient }
+        if let labels { search.labels = labels }
+        if let operators { search.operators = operators }
+        if let lambda { search.lambda = lambda }
+        if let maxRegressions { search.maxRegressions = maxRegressions }
+        if let prevalence { search.prevalence = prevalence }
+    }
 
     /// `key=value` pairs, for the table and `--vary` names.
     public var summary: String {
@@ -77,9 +92,9 @@ public struct CellSettings: Codable, Sendable, Equatable {
 /// One cell of an experiment: a name and the settings it changes.
 public struct ExperimentCell: Codable, Sendable, Equatable {
     public var name: String
-    public var settings: CellSettings
+    public var settings: SearchOverrides
 
-    public init(name: String, settings: CellSettings) {
+    public init(name: String, settings: SearchOverrides) {
         self.name = name
         self.settings = settings
     }
@@ -119,7 +134,7 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
 
     /// Every combination of `--vary KEY=A,B` values, one cell each, named by its settings.
     public static func cells(varying: [(key: String, values: [String])]) throws -> [ExperimentCell] {
-        var cells = [ExperimentCell(name: "", settings: CellSettings())]
+        var cells = [ExperimentCell(name: "", settings: SearchOverrides())]
         for (key, values) in varying {
             guard !values.isEmpty else { throw PromptRepoError.format("--vary \(key)= needs at least one value") }
             cells = try cells.flatMap { cell in
@@ -187,8 +202,8 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
                 guard let cellTable = element.table else { throw reader.fail("cell[\(index)]", "expected a table, found \(element.type)") }
                 var cellReader = TOMLReader(cellTable, path: "cell[\(index)]", file: file)
                 let name = try cellReader.requiredString("name")
-                var settings = CellSettings()
-                for key in CellSettings.keys {
+                var settings = SearchOverrides()
+                for key in SearchOverrides.keys {
                     guard let raw = cellTable[key] else { continue }
                     let text: String
                     if key == "operators" {
@@ -204,8 +219,8 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
                     }
                     try settings.set(key, text, describe: "\(file): \(cellReader.keyName(key))")
                 }
-                for key in cellTable.keys where key != "name" && !CellSettings.keys.contains(key) {
-                    throw cellReader.fail(key, "unknown key; a cell can set \(CellSettings.keys.joined(separator: ", "))")
+                for key in cellTable.keys where key != "name" && !SearchOverrides.keys.contains(key) {
+                    throw cellReader.fail(key, "unknown key; a cell can set \(SearchOverrides.keys.joined(separator: ", "))")
                 }
                 cells.append(ExperimentCell(name: name, settings: settings))
             }
@@ -232,7 +247,7 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
 
         public func grid(seeds: [Int], steps: Int) throws -> ExperimentGrid {
             func cell(_ name: String, _ pairs: [(String, String)]) throws -> ExperimentCell {
-                var settings = CellSettings()
+                var settings = SearchOverrides()
                 for (key, value) in pairs { try settings.set(key, value, describe: "preset \(rawValue)") }
                 return ExperimentCell(name: name, settings: settings)
             }

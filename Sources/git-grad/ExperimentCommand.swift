@@ -18,7 +18,7 @@ struct ExperimentCommand: AsyncParsableCommand {
 
     @Option(help: "A preset grid: flawed-metaphor, pick or naive-vs-validated.") var preset: String?
     @Option(help: "A TOML grid file (seeds, steps, baseline and [[cell]] tables).") var grid: String?
-    @Option(help: "KEY=A,B: one cell per value (repeat to combine). Keys: \(CellSettings.keys.joined(separator: ", ")).")
+    @Option(help: "KEY=A,B: one cell per value (repeat to combine). Keys: \(SearchOverrides.keys.joined(separator: ", ")).")
     var vary: [String] = []
     @Option(help: "Seeds, e.g. 1-3 or 1,2,5 (default 1-3).") var seeds: String?
     @Option(help: "Steps per run (default 2).") var steps: Int?
@@ -128,9 +128,7 @@ extension ExperimentCommand {
     func listExperiments(_ recorder: GitRecorder) async throws {
         let experiments = try await recorder.experiments()
         let overviews = try await experiments.asyncMap { experiment in
-            (experiment, try await experiment.plan.asyncMap {
-                try await recorder.experimentRunResult(experiment, cell: $0.cell, seed: $0.seed, split: "test").status == "finished"
-            }.filter { $0 }.count)
+            (experiment, try await recorder.experimentRunResults(experiment, split: "test").filter { $0.status == "finished" }.count)
         }
         if json {
             struct Entry: Encodable { let experiment: ExperimentManifest; let runsFinished: Int; let runsPlanned: Int }

@@ -59,16 +59,16 @@ struct OptimizeCommand: AsyncParsableCommand {
 
         var request = OptimizeRequest()
         request.steps = steps
-        request.variants = variants
-        request.batchSize = batchSize
-        request.selection = selection
-        request.feedback = feedback
-        request.gradient = gradient
-        request.labels = labels
-        request.lambda = lambda
-        request.maxRegressions = maxRegressions
         request.seed = seed
-        request.operators = try parsedOperators()
+        request.settings.variants = variants
+        request.settings.batchSize = batchSize
+        request.settings.selection = selection
+        request.settings.feedback = feedback
+        request.settings.gradient = gradient
+        request.settings.labels = labels
+        request.settings.lambda = lambda
+        request.settings.maxRegressions = maxRegressions
+        request.settings.operators = try parsedOperators()
         request.resume = resume
         request.run = run
         request.stopAfterCandidates = stopAfterCandidates
