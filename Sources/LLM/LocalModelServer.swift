@@ -116,12 +116,36 @@ public final class LocalModelServer: @unchecked Sendable {
     }
 
     /// Starts the server and waits until it answers; its output goes to `logFile`.
+    ///
+    /// The free port is found before the server binds it, seconds later once the weights are
+    /// loaded; another process can take it meanwhile, so a lost port is retried on a new one.
+    /// `firstPort`, when given, is tried first (tests use it to hand the server a taken port).
     public static func start(
         _ installation: LocalModelInstallation, threads: Int = 2, contextSize: Int = 4096, logFile: URL? = nil,
-        readyTimeout: Double = 120
+        readyTimeout: Double = 120, firstPort: Int? = nil
+    ) async throws -> LocalModelServer {
+        var attempt = 1
+        while true {
+            do {
+                return try await startOnce(
+                    installation, port: attempt == 1 ? firstPort : nil, threads: threads, contextSize: contextSize,
+                    logFile: logFile, readyTimeout: readyTimeout)
+            } catch StartFailure.portTaken where attempt < 4 {
+                attempt += 1
+            } catch StartFailure.portTaken(let message) {
+                throw LLMError.localModelUnavailable(message)
+            }
+        }
+    }
+
+    private enum StartFailure: Error { case portTaken(String) }
+
+    private static func startOnce(
+        _ installation: LocalModelInstallation, port: Int?, threads: Int, contextSize: Int, logFile: URL?,
+        readyTimeout: Double
     ) async throws -> LocalModelServer {
         try installation.validate()
-        let port = try freeLoopbackPort()
+        let port = try port ?? freeLoopbackPort()
         let process = Process()
         process.executableURL = installation.python
         process.arguments = [
@@ -146,8 +170,12 @@ public final class LocalModelServer: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(readyTimeout)
         while Date() < deadline {
             if !process.isRunning {
-                let tail = (try? String(contentsOf: logURL, encoding: .utf8))?.split(separator: "\n").suffix(3).joined(separator: " | ") ?? ""
-                throw LLMError.localModelUnavailable("local model server exited during start-up (\(tail)); see \(logURL.path)")
+                server.stop()
+                let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+                let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
+                let message = "local model server exited during start-up (\(tail)); see \(logURL.path)"
+                if log.contains("address already in use") { throw StartFailure.portTaken(message) }
+                throw LLMError.localModelUnavailable(message)
             }
             if await server.answers() { return server }
             try await Task.sleep(nanoseconds: 250_000_000)

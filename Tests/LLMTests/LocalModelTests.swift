@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import LLM
 import Testing
 
@@ -22,10 +25,47 @@ import Testing
         #expect(response.completionTokens > 0)
     }
 
+    /// Another process can take the chosen port while the weights load (it happened in CI, beside
+    /// the tests' loopback servers); the server then starts on another port instead of failing.
+    @Test(.enabled(if: available || required, "local model not installed; run scripts/install-local-model.sh"))
+    func aPortTakenDuringStartUpIsRetriedOnAnother() async throws {
+        let taken = try ListeningSocket()
+        defer { taken.close() }
+        let server = try await LocalModelServer.start(Self.installation, firstPort: taken.port)
+        defer { server.stop() }
+        #expect(server.port != taken.port)
+    }
+
     @Test func missingInstallationSaysWhatToRun() throws {
         let empty = LocalModelInstallation(environment: ["GIT_GRAD_HOME": "/nonexistent/git-grad-home"])
         #expect { try empty.validate() } throws: { error in
             "\(error)".contains("install-local-model.sh")
         }
     }
+}
+
+/// A loopback socket bound and listening on a kernel-chosen port, to stand for "someone else's".
+private struct ListeningSocket {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+        }
+        guard bound == 0, listen(fd, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() { _ = Glibc.close(fd) }
 }
