@@ -2,7 +2,9 @@
 //
 //   swift run -c release GitGradBenchmarks            # all
 //   swift run -c release GitGradBenchmarks git 10000  # the git record only, N steps
+//   swift run -c release GitGradBenchmarks git 10000 --keep /tmp/big  # and leave the repository there
 //   swift run -c release GitGradBenchmarks llm        # the LLM client only
+//   swift run -c release GitGradBenchmarks eval 1000  # `git grad eval` as a process, beside Benchmarks/bare-client.py
 import FakeLLMServer
 import Foundation
 import GitKit
@@ -39,9 +41,9 @@ func loadAverage() -> String {
 /// A synthetic prompt repository of `steps` optimization steps: per step a candidate commit with
 /// a gradient and trailers on its own branch, a verdict commit, a two-parent merge into main, and
 /// an evaluation note — the same objects `git grad optimize` writes.
-func benchmarkGitRecord(steps: Int) throws {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("git-grad-bench-\(UUID().uuidString)")
-    defer { try? FileManager.default.removeItem(at: directory) }
+func benchmarkGitRecord(steps: Int, keep: URL?) throws {
+    let directory = keep ?? FileManager.default.temporaryDirectory.appendingPathComponent("git-grad-bench-\(UUID().uuidString)")
+    defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
     let repo = try Repository.create(at: directory)
     let signature = Signature(name: "bench", email: "bench@example.com")
     let seedTree = try repo.updateTree(nil, applying: [
@@ -56,54 +58,68 @@ func benchmarkGitRecord(steps: Int) throws {
     let examples = (0..<64).map { EvaluationNote.ExampleResult(id: "h\($0)", output: "ledger", expected: "ledger", correct: $0 % 3 != 0, score: 1) }
     let sizeBefore = directorySize(directory.appendingPathComponent(".git"))
 
+    var stepSeconds: [Double] = []
     let record = try seconds {
         for step in 1...steps {
-            let branch = CandidateBranch(run: run, step: step, variant: 1)
-            let mainTree = try repo.commit(main).tree
-            let prompt = "Step \(step) prompt: route {{input}} to a queue.\nRule \(step): refunds over \(step) go to ledger.\n"
-            let tree = try repo.updateTree(mainTree, applying: [.upsert(path: "prompts/p.md", blob: try repo.createBlob(prompt))])
-            let trailers = [
-                Trailer(key: TrailerKey.run, value: run.value), Trailer(key: TrailerKey.step, value: String(step)),
-                Trailer(key: TrailerKey.variant, value: "1/1"), Trailer(key: TrailerKey.kind, value: "candidate"),
-                Trailer(key: TrailerKey.errors, value: "5/8"), Trailer(key: TrailerKey.scoreTrain, value: "0.375"),
-            ]
-            let candidate = try repo.createCommit(
-                message: StepMessage(subject: "Candidate \(step)", body: gradient, trailers: trailers).encode(),
-                tree: tree, parents: [main], author: signature)
-            try repo.updateReference(branch.reference, to: candidate, expecting: nil)
-            let verdict = try repo.createCommit(
-                message: StepMessage(subject: "Verdict s\(step)v1: passed", trailers: [
+            stepSeconds.append(try seconds {
+                let branch = CandidateBranch(run: run, step: step, variant: 1)
+                let mainTree = try repo.commit(main).tree
+                let prompt = "Step \(step) prompt: route {{input}} to a queue.\nRule \(step): refunds over \(step) go to ledger.\n"
+                let tree = try repo.updateTree(mainTree, applying: [.upsert(path: "prompts/p.md", blob: try repo.createBlob(prompt))])
+                let trailers = [
                     Trailer(key: TrailerKey.run, value: run.value), Trailer(key: TrailerKey.step, value: String(step)),
-                    Trailer(key: TrailerKey.kind, value: "verdict"), Trailer(key: TrailerKey.verdict, value: "accepted"),
-                ]).encode(),
-                tree: tree, parents: [candidate], author: signature)
-            try repo.updateReference(branch.reference, to: verdict, expecting: candidate)
-            main = try repo.createMergeCommit(
-                ours: main, theirs: verdict,
-                message: StepMessage(subject: "Step \(step): candidate \(step)", body: gradient, trailers: trailers + [
-                    Trailer(key: TrailerKey.scoreHoldout, value: "0.500 -> 0.510"), Trailer(key: TrailerKey.verdict, value: "accepted"),
-                ]).encode(),
-                updateReference: GradRefs.main, signature: signature)
-            let note = EvaluationNote(
-                promptBlob: "0", model: .init(provider: "local", name: "m", temperature: 0, maxTokens: 8), metric: "choice",
-                splits: [.init(split: "holdout", score: 0.66, correct: 42, total: 64, examples: examples)])
-            try repo.setNote(try note.encoded(), on: main, notesReference: GradRefs.notes, signature: signature)
+                    Trailer(key: TrailerKey.variant, value: "1/1"), Trailer(key: TrailerKey.kind, value: "candidate"),
+                    Trailer(key: TrailerKey.errors, value: "5/8"), Trailer(key: TrailerKey.scoreTrain, value: "0.375"),
+                ]
+                let candidate = try repo.createCommit(
+                    message: StepMessage(subject: "Candidate \(step)", body: gradient, trailers: trailers).encode(),
+                    tree: tree, parents: [main], author: signature)
+                try repo.updateReference(branch.reference, to: candidate, expecting: nil)
+                let verdict = try repo.createCommit(
+                    message: StepMessage(subject: "Verdict s\(step)v1: passed", trailers: [
+                        Trailer(key: TrailerKey.run, value: run.value), Trailer(key: TrailerKey.step, value: String(step)),
+                        Trailer(key: TrailerKey.kind, value: "verdict"), Trailer(key: TrailerKey.verdict, value: "accepted"),
+                    ]).encode(),
+                    tree: tree, parents: [candidate], author: signature)
+                try repo.updateReference(branch.reference, to: verdict, expecting: candidate)
+                main = try repo.createMergeCommit(
+                    ours: main, theirs: verdict,
+                    message: StepMessage(subject: "Step \(step): candidate \(step)", body: gradient, trailers: trailers + [
+                        Trailer(key: TrailerKey.scoreHoldout, value: "0.500 -> 0.510"), Trailer(key: TrailerKey.verdict, value: "accepted"),
+                    ]).encode(),
+                    updateReference: GradRefs.main, signature: signature)
+                let note = EvaluationNote(
+                    promptBlob: "0", model: .init(provider: "local", name: "m", temperature: 0, maxTokens: 8), metric: "choice",
+                    splits: [.init(split: "holdout", score: 0.66, correct: 42, total: 64, examples: examples)])
+                try repo.setNote(try note.encoded(), on: main, notesReference: GradRefs.notes, signature: signature)
+            })
             if step % 1000 == 0 { FileHandle.standardError.write(Data("  … \(step) steps\n".utf8)) }
         }
     }
-    let sizeAfter = directorySize(directory.appendingPathComponent(".git"))
+    let looseSize = directorySize(directory.appendingPathComponent(".git"))
+    var packed: PackSummary?
+    let packTime = try seconds { packed = try repo.packLooseObjects() }
+    let packedSize = directorySize(directory.appendingPathComponent(".git"))
     let promptRepository = try PromptRepository.open(directory)
     var entries = 0
     let logTime = try seconds { entries = try HistoryReader(promptRepository).entries(from: main).count }
+    let logTenTime = try seconds { _ = try HistoryReader(promptRepository).entries(from: main, limit: 10) }
     var firstParent = 0
     let walkTime = try seconds { firstParent = try repo.walk(from: main, firstParentOnly: true).count }
+    let window = min(1000, steps)
+    let first = stepSeconds.prefix(window).reduce(0, +) / Double(window)
+    let last = stepSeconds.suffix(window).reduce(0, +) / Double(window)
 
     print("git record, \(steps) steps (candidate + verdict + merge + note each), load \(loadAverage())")
-    print(String(format: "  time per recorded step      %.2f ms", record / Double(steps) * 1000))
-    print(String(format: "  git grad log, whole history %.2f s (%d entries)", logTime, entries))
+    print(String(format: "  time per recorded step      %.2f ms mean; first %d steps %.2f ms, last %d steps %.2f ms",
+                 record / Double(steps) * 1000, window, first * 1000, window, last * 1000))
+    print(String(format: "  .git size per step (loose)  %.1f KB (%.1f MB total)", Double(looseSize - sizeBefore) / Double(steps) / 1024, Double(looseSize) / 1_048_576))
+    print(String(format: "  packed (%d objects) in %.2f s: %.1f KB per step (%.1f MB total)",
+                 packed?.objects ?? 0, packTime, Double(packedSize - sizeBefore) / Double(steps) / 1024, Double(packedSize) / 1_048_576))
+    print(String(format: "  HistoryReader, whole history %.3f s (%d entries); -n 10 %.4f s", logTime, entries, logTenTime))
     print(String(format: "  first-parent walk of main   %.3f s (%d commits)", walkTime, firstParent))
-    print(String(format: "  .git size per step (loose)  %.1f KB (%.1f MB total)", Double(sizeAfter - sizeBefore) / Double(steps) / 1024, Double(sizeAfter) / 1_048_576))
     print(String(format: "  objects                     %d", try repo.objectCount()))
+    if let keep { print("  repository kept in \(keep.path): time `git-grad log` there") }
 }
 
 /// Sends `count` distinct requests through `client` at once (the client's limiter bounds them).
@@ -160,8 +176,129 @@ func benchmarkLLMClient() async throws {
     cached.stop()
 }
 
-let arguments = CommandLine.arguments.dropFirst()
+/// `git grad eval` as a whole process against the loopback fake server: calls per second at
+/// zero latency, cache hits per second on a second run, and wall time against ⌈N/C⌉·L at a fixed
+/// latency L, beside the bare client of `Benchmarks/bare-client.py` on the same server.
+func benchmarkEval(examples count: Int) throws {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("git-grad")
+    guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+        print("eval benchmark: build git-grad in the same configuration first (\(binary.path) is missing)")
+        return
+    }
+    print("git grad eval, \(count) examples, against the loopback fake server, load \(loadAverage())")
+    /// A prompt repository of `count` holdout rows, committed (eval reads the dataset as committed).
+    func repository(concurrency: Int, rows count: Int) throws -> URL {
+        let template = FileManager.default.temporaryDirectory.appendingPathComponent("git-grad-eval-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: template) }
+        let directory = template.appendingPathExtension("repo")
+        try FileManager.default.createDirectory(at: template.appendingPathComponent("prompts"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: template.appendingPathComponent("data"), withIntermediateDirectories: true)
+        let labels = ["safety", "retention", "field", "ledger", "desk"]
+        try """
+            [task]
+            prompt = "prompts/p.md"
+            train = "data/train.jsonl"
+            holdout = "data/holdout.jsonl"
+            input = "message"
+            target = "label"
+            [metric]
+            kind = "choice"
+            labels = ["safety", "retention", "field", "ledger", "desk"]
+            [model]
+            max_concurrency = \(concurrency)
+            timeout_seconds = 30
+            """.write(to: template.appendingPathComponent("grad.toml"), atomically: true, encoding: .utf8)
+        try "Route this message to a queue: {{message}}\n".write(to: template.appendingPathComponent("prompts/p.md"), atomically: true, encoding: .utf8)
+        let rows = (0..<count).map { #"{"id": "h\#($0)", "message": "message number \#($0)", "label": "\#(labels[$0 % 5])"}"# }
+        try rows.joined(separator: "\n").write(to: template.appendingPathComponent("data/holdout.jsonl"), atomically: true, encoding: .utf8)
+        try rows.prefix(10).joined(separator: "\n").write(to: template.appendingPathComponent("data/train.jsonl"), atomically: true, encoding: .utf8)
+        try run(binary, ["init", directory.path, "--from", template.path], in: template)
+        return directory
+    }
+    @discardableResult
+    func run(_ executable: URL, _ arguments: [String], in directory: URL) throws -> Double {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let time = try seconds {
+            try process.run()
+            process.waitUntilExit()
+        }
+        guard process.terminationStatus == 0 else { throw CocoaError(.executableLoad, userInfo: ["command": arguments.joined(separator: " ")]) }
+        return time
+    }
+    let python = URL(fileURLWithPath: "/usr/bin/python3")
+    let bareClient = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("bare-client.py")
+
+    // The server runs in a process of its own (this program's `serve` mode): in this process,
+    // blocked waiting for the command, its delayed answers came late and the figures were wrong.
+    func serve(latencyMilliseconds: Int) throws -> (baseURL: String, process: Process) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        process.arguments = ["serve", String(latencyMilliseconds)]
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        return (String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), process)
+    }
+
+    let fast = try serve(latencyMilliseconds: 0)
+    defer { fast.process.terminate() }
+    for concurrency in [1, 8] {
+        let directory = try repository(concurrency: concurrency, rows: count)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let flags = ["eval", "--split", "holdout", "--provider", "local", "--base-url", fast.baseURL, "--json"]
+        let cold = try run(binary, flags, in: directory)
+        let warm = try run(binary, flags, in: directory)
+        let bare = try run(python, [bareClient.path, fast.baseURL, String(count), String(concurrency)], in: directory)
+        print(String(format: "  zero latency, C=%d: %.0f calls/s (whole process %.2f s); cache hits %.0f/s (%.2f s); bare client %.0f calls/s",
+                     concurrency, Double(count) / cold, cold, Double(count) / warm, warm, Double(count) / bare))
+    }
+
+    let latency = 0.2
+    let slow = try serve(latencyMilliseconds: Int(latency * 1000))
+    defer { slow.process.terminate() }
+    let n = min(count, 320)
+    for concurrency in [1, 8, 32] {
+        let examples = concurrency == 1 ? 20 : n
+        let directory = try repository(concurrency: concurrency, rows: examples)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let flags = ["eval", "--split", "holdout", "--provider", "local", "--base-url", slow.baseURL, "--json", "--no-cache"]
+        let wall = try run(binary, flags, in: directory)
+        let bare = try run(python, [bareClient.path, slow.baseURL, String(examples), String(concurrency)], in: directory)
+        let ideal = (Double(examples) / Double(concurrency)).rounded(.up) * latency
+        print(String(format: "  L=%.0f ms, N=%d, C=%2d: wall %.2f s, ideal ⌈N/C⌉·L %.2f s, ratio %.3f (bare client %.3f)",
+                     latency * 1000, examples, concurrency, wall, ideal, wall / ideal, bare / ideal))
+    }
+}
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+var keep: URL?
+if let index = arguments.firstIndex(of: "--keep"), index + 1 < arguments.count {
+    keep = URL(fileURLWithPath: arguments[index + 1]).standardizedFileURL
+    arguments.removeSubrange(index...(index + 1))
+}
 let which = arguments.first ?? "all"
 let steps = arguments.dropFirst().first.flatMap(Int.init) ?? 10_000
-if which == "all" || which == "git" { try benchmarkGitRecord(steps: steps) }
+if which == "serve" {
+    // The fake server alone, to time real commands against by hand: `serve 200` answers after 200 ms.
+    let latency = arguments.dropFirst().first.flatMap(Int64.init) ?? 0
+    let server = FakeLLMServer(latency: .milliseconds(latency), threads: 2) { _ in .completion("Answer: ledger") }
+    try server.start()
+    print(server.baseURL)
+    FileHandle.standardError.write(Data("\(server.baseURL)\n".utf8))
+    while true { sleep(60) }
+}
+if which == "all" || which == "git" { try benchmarkGitRecord(steps: steps, keep: keep) }
 if which == "all" || which == "llm" { try await benchmarkLLMClient() }
+if which == "all" || which == "eval" { try benchmarkEval(examples: arguments.dropFirst().first.flatMap(Int.init) ?? 1000) }

@@ -33,6 +33,16 @@ public enum GitError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A caller passed something GitKit cannot use (an invalid path or reference name).
     case invalidArgument(String)
 
+    /// Whether another writer held (a lock file) or moved the reference: worth retrying from
+    /// its new state.
+    public var isContention: Bool {
+        switch self {
+        case .referenceMoved: return true
+        case .libgit2(let failure): return failure.code == GIT_ELOCKED.rawValue || failure.message.contains("locked file")
+        default: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .libgit2(let failure):

@@ -60,19 +60,28 @@ extension Repository {
     }
 
     /// References whose names match a glob such as `refs/heads/grad/*`, sorted by name.
-    /// The corresponding libgit2 function is `git_reference_foreach_glob` (names), then `git_reference_name_to_id`.
+    /// One pass of libgit2's reference iterator yields names and targets together (looking each
+    /// name up again cost a `stat` per reference, a tenth of a second at 10,000 branches).
+    /// The corresponding libgit2 functions are `git_reference_iterator_glob_new` and `git_reference_next`.
     public func references(matching glob: String) throws -> [ReferenceTarget] {
-        final class Collector { var names: [String] = [] }
-        let collector = Collector()
-        try withExtendedLifetime(collector) {
-            try check(git_reference_foreach_glob(pointer, glob, { name, payload in
-                Unmanaged<Collector>.fromOpaque(payload!).takeUnretainedValue().names.append(String(cString: name!))
-                return 0
-            }, Unmanaged.passUnretained(collector).toOpaque()), "git_reference_foreach_glob")
+        var iterator: OpaquePointer?
+        try check(git_reference_iterator_glob_new(&iterator, pointer, glob), "git_reference_iterator_glob_new")
+        defer { git_reference_iterator_free(iterator) }
+        var result: [ReferenceTarget] = []
+        var reference: OpaquePointer?
+        while true {
+            let code = git_reference_next(&reference, iterator)
+            if code == GIT_ITEROVER.rawValue { break }
+            try check(code, "git_reference_next")
+            defer { git_reference_free(reference) }
+            let name = String(cString: git_reference_name(reference))
+            if let oid = git_reference_target(reference) {
+                result.append(ReferenceTarget(name: name, target: ObjectID(oid)))
+            } else if let target = try referenceTarget(name) {
+                result.append(ReferenceTarget(name: name, target: target))
+            }
         }
-        return try collector.names.sorted().compactMap { name in
-            try referenceTarget(name).map { ReferenceTarget(name: name, target: $0) }
-        }
+        return result.sorted { $0.name < $1.name }
     }
 
     /// The branch HEAD points at (`main`), or nil when HEAD is detached.

@@ -82,7 +82,7 @@ public struct LocalModelInstallation: Sendable {
         defer { try? handle.close() }
         var digest = SHA256Digest()
         while let chunk = try handle.read(upToCount: 4 << 20), !chunk.isEmpty { digest.update(chunk) }
-        return digest.finalize().map { String(format: "%02x", $0) }.joined()
+        return SHA256Digest.lowercaseHex(digest.finalize())
     }
 }
 

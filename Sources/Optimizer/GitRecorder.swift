@@ -208,6 +208,9 @@ public actor GitRecorder {
         try repository.git.updateReference(reference, to: blob, expecting: current, logMessage: "git-grad: run \(outcome)")
     }
 
+    /// Packs the loose objects and references a run wrote (see `Repository.packLooseObjects`).
+    public func packObjects() throws { try repository.git.packLooseObjects() }
+
     /// Every recorded run, oldest first. A manifest that cannot be read is an error naming it,
     /// never a run silently left out.
     public func manifests() throws -> [RunManifest] {

@@ -199,6 +199,9 @@ public struct OptimizerRun: Sendable {
         summary.usage = await runtime.accounting.totals.since(usageAtStart)
         summary.wallSeconds = Date().timeIntervalSince(started)
         summary.recorded = try await recorder.isRecorded(manifest.run)
+        // The run's loose objects go into one pack. A failure here loses nothing (they stay
+        // loose, and git reads them as before), so it does not fail a run that did its work.
+        if summary.recorded { try? await recorder.packObjects() }
         emit(.summary(summary))
         return summary
     }

@@ -46,90 +46,99 @@ public struct HistoryReader {
 
     public init(_ repository: PromptRepository) { self.repository = repository }
 
-    /// The candidate branches, grouped by run and step.
-    public func candidates() throws -> [String: [Int: [CandidateRecord]]] {
-        var result: [String: [Int: [CandidateRecord]]] = [:]
+    /// A step's candidate branches by name and tip, read without opening a commit.
+    struct StepBranches {
+        var branches: [(branch: CandidateBranch, tip: ObjectID)]
+    }
+
+    /// The candidate branches, grouped by run and step, from their names alone (cheap: no commit read).
+    func candidateBranches() throws -> [String: [Int: StepBranches]] {
+        var result: [String: [Int: StepBranches]] = [:]
         for branch in try repository.git.branches(matching: "grad/*") {
             guard let parsed = CandidateBranch(parsing: branch.name) else { continue }
-            let record = try candidateRecord(branch: parsed, tip: branch.target)
-            result[parsed.run.value, default: [:]][parsed.step, default: []].append(record)
-        }
-        for run in result.keys {
-            for step in result[run]!.keys { result[run]![step]!.sort { $0.variant < $1.variant } }
+            result[parsed.run.value, default: [:]][parsed.step, default: StepBranches(branches: [])].branches.append((parsed, branch.target))
         }
         return result
+    }
+
+    /// The candidate branches, grouped by run and step, each read from its commits.
+    public func candidates() throws -> [String: [Int: [CandidateRecord]]] {
+        try candidateBranches().mapValues { steps in try steps.mapValues { try records($0) } }
+    }
+
+    func records(_ step: StepBranches) throws -> [CandidateRecord] {
+        try step.branches.sorted { $0.branch.variant < $1.branch.variant }.map { try candidateRecord(branch: $0.branch, tip: $0.tip) }
     }
 
     /// Reads a candidate branch: its tip is either the verdict commit (whose parent is the
     /// candidate) or, while verification is pending, the candidate commit itself.
     public func candidateRecord(branch: CandidateBranch, tip: ObjectID) throws -> CandidateRecord {
         let git = repository.git
-        var tipMessage = try StepMessage.decode(try git.commit(tip).message)
-        var candidateID = tip
-        var verdictMessage: StepMessage?
-        if tipMessage.value(TrailerKey.kind) == "verdict", let parent = try git.commit(tip).parents.first {
-            verdictMessage = tipMessage
-            candidateID = parent
-            tipMessage = try StepMessage.decode(try git.commit(parent).message)
-        }
+        let tipCommit = try git.commit(tip)
+        // A verdict commit is read for its trailers alone; only the candidate's message is decoded whole.
+        let tipTrailers = try StepMessage.trailers(of: tipCommit.message)
+        let isVerdict = tipTrailers.last { $0.key == TrailerKey.kind }?.value == "verdict"
+        let candidateID = isVerdict ? tipCommit.parents.first ?? tip : tip
+        let candidate = try StepMessage.decode(candidateID == tip ? tipCommit.message : try git.commit(candidateID).message)
+        func verdictValue(_ key: String) -> String? { isVerdict ? tipTrailers.last { $0.key == key }?.value : nil }
         return CandidateRecord(
-            branch: branch.name, commit: candidateID.hex, variant: branch.variant, subject: tipMessage.subject,
-            gradient: tipMessage.body, verdict: verdictMessage?.value(TrailerKey.verdict),
-            scoreHoldout: verdictMessage?.value(TrailerKey.scoreHoldout),
-            scoreTrain: verdictMessage?.value(TrailerKey.scoreTrain) ?? tipMessage.value(TrailerKey.scoreTrain),
-            operatorName: tipMessage.value(TrailerKey.operatorName))
+            branch: branch.name, commit: candidateID.hex, variant: branch.variant, subject: candidate.subject,
+            gradient: candidate.body, verdict: verdictValue(TrailerKey.verdict),
+            scoreHoldout: verdictValue(TrailerKey.scoreHoldout),
+            scoreTrain: verdictValue(TrailerKey.scoreTrain) ?? candidate.value(TrailerKey.scoreTrain),
+            operatorName: candidate.value(TrailerKey.operatorName))
     }
 
     /// The history reachable from `start` along first parents, newest first, with the steps of
     /// the same runs in which no candidate passed. `run` keeps one run; `includeAllRuns` adds runs
     /// that never reached this history.
+    ///
+    /// Only what is returned is read: main's line is followed parent by parent until `limit`
+    /// entries are found, and a candidate branch is opened only when its step is returned or
+    /// could be (a step of a shown run newer than the oldest entry read), so `log -n 10` over
+    /// 10,000 steps reads a few dozen commits.
     public func entries(from start: ObjectID, run: String? = nil, includeAllRuns: Bool = false, limit: Int? = nil) throws -> [HistoryEntry] {
         let git = repository.git
-        let allCandidates = try candidates()
+        let branches = try candidateBranches()
         var entries: [HistoryEntry] = []
         var runsSeen: Set<String> = []
         var stepsOnMain: Set<String> = []
-        var walked: Set<ObjectID> = []
+        var line = FirstParentLine(next: start)
+        var exhausted = true
 
-        for id in try git.walk(from: start, firstParentOnly: true) {
-            walked.insert(id)
-            let commit = try git.commit(id)
+        while line.next != nil {
+            if let limit, entries.count >= limit { exhausted = false; break }
+            let (id, commit) = try line.advance(git)
             let message = try StepMessage.decode(commit.message)
             let runID = message.value(TrailerKey.run)
             let step = message.value(TrailerKey.step).flatMap(Int.init)
-            let kind: HistoryEntry.Kind
-            if message.value(TrailerKey.reverts) != nil {
-                kind = .revert
-            } else if commit.isMerge, runID != nil, step != nil {
-                kind = .accepted
-            } else if step == 0 {
-                kind = .seed
-            } else {
-                kind = .commit
-            }
             if let runID { runsSeen.insert(runID) }
             if let runID, let step { stepsOnMain.insert("\(runID)/\(step)") }
+            if let run, runID != run { continue }
             entries.append(HistoryEntry(
-                kind: kind, commit: id.hex, date: commit.committer.time, subject: commit.summary, run: runID, step: step,
+                kind: Self.kind(of: message, isMerge: commit.isMerge), commit: id.hex, date: commit.committer.time,
+                subject: commit.summary, run: runID, step: step,
                 variant: message.value(TrailerKey.variant).flatMap { Int($0.split(separator: "/").first ?? "") },
                 verdict: message.value(TrailerKey.verdict), scoreHoldout: message.value(TrailerKey.scoreHoldout),
                 scoreTrain: message.value(TrailerKey.scoreTrain), gradient: message.body,
                 trailers: Dictionary(message.trailers.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }),
-                candidates: runID.flatMap { r in step.flatMap { allCandidates[r]?[$0] } } ?? []))
+                candidates: []))
         }
+        let placement = StepPlacement(entries)
 
         // Steps where every candidate was rejected never reach main: add them from their branches.
         var rejectedSteps: [HistoryEntry] = []
-        // A run shows when it reached this history or started from it (even if nothing was accepted).
-        var runsToShow = includeAllRuns ? Set(allCandidates.keys) : runsSeen
-        for (runID, steps) in allCandidates where !runsToShow.contains(runID) {
-            guard let first = steps.keys.min().flatMap({ steps[$0]?.first }), let id = ObjectID(hex: first.commit) else { continue }
-            if let parent = try git.commit(id).parents.first, walked.contains(parent) { runsToShow.insert(runID) }
-        }
-        for (runID, steps) in allCandidates where runsToShow.contains(runID) {
-            for (step, candidates) in steps where !stepsOnMain.contains("\(runID)/\(step)") {
-                let tips = try candidates.compactMap { try git.branchTarget($0.branch) }
+        for (runID, steps) in branches where run == nil || runID == run {
+            var shown = includeAllRuns || runsSeen.contains(runID)
+            for step in steps.keys.sorted(by: >) where !stepsOnMain.contains("\(runID)/\(step)") {
+                let tips = steps[step]!.branches.map(\.tip)
                 let date = try tips.map { try git.commit($0).committer.time }.max() ?? Date.distantPast
+                // A run's steps come one after another, so its earlier steps sort later still.
+                if !exhausted && placement.position(run: runID, step: step, date: date) == nil { break }
+                // A run shows when it reached this history or started from it (even if nothing was accepted).
+                if !shown { shown = try startedFrom(steps, line: &line) }
+                if !shown { break }
+                let candidates = try records(steps[step]!)
                 let decided = candidates.allSatisfy { $0.verdict != nil }
                 rejectedSteps.append(HistoryEntry(
                     kind: .noCandidatePassed, commit: tips.first?.hex ?? "", date: date,
@@ -140,19 +149,102 @@ public struct HistoryReader {
             }
         }
 
-        // Main's own order is kept; the rejected steps are merged in by time (then step number).
-        var extras = rejectedSteps.sorted { ($0.date, $0.step ?? 0) > ($1.date, $1.step ?? 0) }[...]
-        var result: [HistoryEntry] = []
-        for entry in entries {
-            while let extra = extras.first, extra.date > entry.date
-                || (extra.date == entry.date && extra.run == entry.run && (extra.step ?? 0) > (entry.step ?? 0)) {
-                result.append(extras.removeFirst())
-            }
-            result.append(entry)
+        // Main's own order is kept; each rejected step goes before the first entry it is newer
+        // than (or, as old, a later step of the same run), else after them all.
+        var before: [Int: [HistoryEntry]] = [:]
+        for extra in rejectedSteps {
+            before[placement.position(run: extra.run ?? "", step: extra.step ?? 0, date: extra.date) ?? entries.count, default: []].append(extra)
         }
-        result.append(contentsOf: extras)
-        if let run { result = result.filter { $0.run == run } }
+        var result: [HistoryEntry] = []
+        for index in 0...entries.count {
+            let placed = (before[index] ?? []).sorted { ($0.date, $0.run ?? "", $0.step ?? 0) > ($1.date, $1.run ?? "", $1.step ?? 0) }
+            result.append(contentsOf: placed)
+            if index < entries.count { result.append(entries[index]) }
+        }
         if let limit { result = Array(result.prefix(limit)) }
+        // The candidates of a step on main are read only for the entries returned.
+        for index in result.indices where result[index].kind != .noCandidatePassed {
+            if let runID = result[index].run, let step = result[index].step, let branchesOfStep = branches[runID]?[step] {
+                result[index].candidates = try records(branchesOfStep)
+            }
+        }
         return result
+    }
+
+    static func kind(of message: StepMessage, isMerge: Bool) -> HistoryEntry.Kind {
+        if message.value(TrailerKey.reverts) != nil { return .revert }
+        let step = message.value(TrailerKey.step).flatMap(Int.init)
+        if isMerge, message.value(TrailerKey.run) != nil, step != nil { return .accepted }
+        return step == 0 ? .seed : .commit
+    }
+
+    /// Whether a run's first candidate was made from a commit of this history's first-parent
+    /// line, walking the line further back as far as needed (commit headers only: no message is
+    /// decoded; dates are not trusted to stop early, clocks can disagree).
+    private func startedFrom(_ steps: [Int: StepBranches], line: inout FirstParentLine) throws -> Bool {
+        guard let first = steps.keys.min().flatMap({ steps[$0]?.branches.first }) else { return false }
+        let git = repository.git
+        var candidate = first.tip
+        let tipCommit = try git.commit(candidate)
+        if try StepMessage.decode(tipCommit.message).value(TrailerKey.kind) == "verdict", let parent = tipCommit.parents.first {
+            candidate = parent
+        }
+        guard let parent = try git.commit(candidate).parents.first else { return false }
+        while !line.walked.contains(parent), line.next != nil { _ = try line.advance(git) }
+        return line.walked.contains(parent)
+    }
+}
+
+/// Where a step that never reached main goes among main's entries (newest first): before the
+/// first entry it is newer than, or as old as and a later step of the same run. The position
+/// depends on that step and the entries alone, so `log -n N` places it exactly where the whole
+/// log does, and a step placed after every entry read is not among the first N.
+struct StepPlacement {
+    /// The oldest date among the first i + 1 entries: non-increasing, so it can be searched.
+    private let oldestSoFar: [Date]
+    /// The first entry of each run and date, with its step.
+    private var firstOfRunAndDate: [String: [Date: [(index: Int, step: Int)]]] = [:]
+
+    init(_ entries: [HistoryEntry]) {
+        var oldest = Date.distantFuture
+        oldestSoFar = entries.map { entry in
+            oldest = min(oldest, entry.date)
+            return oldest
+        }
+        for (index, entry) in entries.enumerated() {
+            guard let run = entry.run else { continue }
+            firstOfRunAndDate[run, default: [:]][entry.date, default: []].append((index, entry.step ?? 0))
+        }
+    }
+
+    /// The index of the entry the step goes before, or nil when it goes after them all.
+    func position(run: String, step: Int, date: Date) -> Int? {
+        // The first entry older than the step: binary search on the running minimum.
+        var low = 0, high = oldestSoFar.count
+        while low < high {
+            let middle = (low + high) / 2
+            if oldestSoFar[middle] < date { high = middle } else { low = middle + 1 }
+        }
+        var best = low < oldestSoFar.count ? low : nil
+        if let sameDate = firstOfRunAndDate[run]?[date]?.first(where: { $0.step < step }) {
+            best = min(best ?? sameDate.index, sameDate.index)
+        }
+        return best
+    }
+}
+
+/// Main's first-parent line, read one commit at a time (a revwalk sorts the whole graph first).
+struct FirstParentLine {
+    var next: ObjectID?
+    var walked: Set<ObjectID> = []
+
+    init(next: ObjectID?) { self.next = next }
+
+    mutating func advance(_ git: Repository) throws -> (ObjectID, Commit) {
+        let id = next!
+        let commit = try git.commit(id)
+        walked.insert(id)
+        next = commit.parents.first
+        return (id, commit)
     }
 }

@@ -18,6 +18,25 @@ extension Unicode.Scalar {
 }
 
 extension String {
+    /// The text without white space (newlines included) at either end: what
+    /// `trimmingCharacters(in: .whitespacesAndNewlines)` gives, without bridging to NSString
+    /// (which made it a sixth of `git grad log`'s time).
+    public var trimmingBlankEdges: String { trimming { $0.properties.isWhitespace } }
+
+    /// The text's lines, split at every `\n` (empty lines kept), on the UTF-8 bytes: splitting on
+    /// Characters walks grapheme clusters and was a fifth of `git grad log`'s time.
+    public var newlineSeparatedLines: [Substring] {
+        utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map { Substring($0) }
+    }
+
+    /// The text without the scalars `drop` accepts at either end.
+    func trimming(_ drop: (Unicode.Scalar) -> Bool) -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !drop($0) }), let last = scalars.lastIndex(where: { !drop($0) }) else { return "" }
+        if first == scalars.startIndex && scalars.index(after: last) == scalars.endIndex { return self }
+        return String(scalars[first...last])
+    }
+
     /// Text made safe to keep in a prompt file or a commit message: no NUL or other control
     /// characters but newlines, tabs and the carriage return of a CRLF line end, so git treats the
     /// file as text and nothing committed can drive a terminal.

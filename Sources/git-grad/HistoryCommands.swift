@@ -83,7 +83,7 @@ struct LogCommand: ParsableCommand {
         if entry.kind == .accepted || entry.kind == .commit, entry.kind != .commit || !entry.gradient.isEmpty {
             lines.append("    " + t.paint(entry.subject, .bold))
         }
-        let gradient = entry.gradient.trimmingCharacters(in: .whitespacesAndNewlines)
+        let gradient = entry.gradient.trimmingBlankEdges
         if !gradient.isEmpty, entry.kind != .seed, entry.kind != .revert {
             lines.append(indent(gradient, by: "    │ "))
         }

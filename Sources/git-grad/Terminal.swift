@@ -53,7 +53,8 @@ enum StyleToken {
     /// Replaces tokens by the escape sequences they stand for.
     /// Literal (code-unit) matching: a combining mark after a token must not hide it.
     static func render(_ text: String) -> String {
-        guard text.range(of: "\u{E000}\(secret)", options: .literal) != nil else { return text }
+        // U+E000 starts every token; UTF-8 writes it 0xEE 0x80 0x80 (a cheap first test: `log` renders thousands).
+        guard text.utf8.contains(0xEE), text.range(of: "\u{E000}\(secret)", options: .literal) != nil else { return text }
         var result = text
         for code in Terminal.Color.allCases.map(\.rawValue) + ["0"] {
             result = result.replacingOccurrences(of: token(code), with: "\u{1B}[\(code)m", options: .literal)
@@ -93,5 +94,5 @@ func printJSON<T: Encodable>(_ value: T) throws {
 }
 
 func indent(_ text: String, by prefix: String = "    ") -> String {
-    text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : prefix + $0 }.joined(separator: "\n")
+    text.newlineSeparatedLines.map { $0.isEmpty ? "" : prefix + $0 }.joined(separator: "\n")
 }

@@ -74,4 +74,54 @@ struct NotesTrailersTests {
             #expect(try runGit(["fsck", "--full"], in: url).status == 0)
         }
     }
+
+    @Test("notes are stored fanned out (ab/cdef…) as git does for large notes trees; a flat note written by git is moved, never doubled")
+    func notesFanOut() throws {
+        try withRepository { repository, url in
+            let ref = "refs/notes/grad"
+            let one = try repository.commitFiles(["f": "1"], updateReference: "refs/heads/main")
+            let two = try repository.commitFiles(["f": "2"], parents: [one], updateReference: "refs/heads/main")
+            // git writes a small notes tree flat: one entry named by the whole id.
+            try git("notes", "--ref=grad", "add", "-m", "from git", one.hex, in: url)
+            #expect(try git("ls-tree", "--name-only", "refs/notes/grad", in: url) == "\(one.hex)\n")
+
+            try repository.setNote("ours\n", on: two, notesReference: ref, signature: testSignature)
+            try repository.setNote("replaced\n", on: one, notesReference: ref, signature: testSignature)
+            let paths = Set(lines(try git("ls-tree", "-r", "--name-only", "refs/notes/grad", in: url)))
+            #expect(paths == ["\(one.hex.prefix(2))/\(one.hex.dropFirst(2))", "\(two.hex.prefix(2))/\(two.hex.dropFirst(2))"])
+            #expect(try git("notes", "--ref=grad", "show", one.hex, in: url) == "replaced\n")
+            #expect(try git("notes", "--ref=grad", "show", two.hex, in: url) == "ours\n")
+            #expect(try repository.notes(notesReference: ref).count == 2)
+            // Each note is one commit on the notes ref, as `git notes` writes them.
+            #expect(lines(try git("rev-list", "refs/notes/grad", in: url)).count == 3)
+            #expect(try runGit(["fsck", "--full"], in: url).status == 0)
+        }
+    }
+
+    @Test("packing moves every loose object into one pack and the branches into packed-refs; git reads all of it back")
+    func packLooseObjects() throws {
+        try withRepository { repository, url in
+            var tip = try repository.commitFiles(["prompt.md": "v0"], updateReference: "refs/heads/main")
+            for step in 1...20 {
+                tip = try repository.commitFiles(["prompt.md": "version \(step) of a prompt that grows a rule per step\n"], parents: [tip], updateReference: "refs/heads/main")
+                try repository.updateReference("refs/heads/grad/run/s\(step)v1", to: tip, expecting: nil)
+                try repository.setNote("{\"step\": \(step)}\n", on: tip, notesReference: "refs/notes/grad", signature: testSignature)
+            }
+            let objectsBefore = try repository.objectCount()
+            let summary = try repository.packLooseObjects()
+            #expect(summary.objects == objectsBefore)
+            let counts = try git("count-objects", "-v", in: url)
+            #expect(counts.contains("count: 0\n"), "no loose object left: \(counts)")
+            #expect(counts.contains("packs: 1\n"))
+            #expect(try String(contentsOf: url.appendingPathComponent(".git/packed-refs"), encoding: .utf8).contains("refs/heads/grad/run/s20v1"))
+            let branchTip = try git("rev-parse", "grad/run/s7v1", in: url)
+            #expect(branchTip == (try git("rev-parse", "main~13", in: url)))
+            #expect(try git("notes", "--ref=grad", "show", "main", in: url) == "{\"step\": 20}\n")
+            #expect(try repository.note(on: tip, notesReference: "refs/notes/grad") == "{\"step\": 20}\n")
+            #expect(try runGit(["fsck", "--full", "--strict"], in: url).status == 0)
+            // Nothing loose: a second pass writes no pack.
+            #expect(try repository.packLooseObjects().objects == 0)
+            #expect(try git("count-objects", "-v", in: url).contains("packs: 1\n"))
+        }
+    }
 }

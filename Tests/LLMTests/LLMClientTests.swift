@@ -198,8 +198,13 @@ func ask(_ text: String, sample: Int = 0) -> ChatRequest {
             let header = server.requests.last?.headers.first { $0.0.lowercased() == "authorization" }?.1
             #expect(header == "Bearer \(secret)")
         }
-        let cacheBytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        #expect(cacheBytes.range(of: Data(secret.utf8)) == nil)
+        // The database and, while it is open, its write-ahead log (where fresh rows live first).
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.url.path).filter { $0.hasPrefix("cache.sqlite") }
+        #expect(files.contains("cache.sqlite"))
+        for file in files {
+            let bytes = try Data(contentsOf: directory.url.appendingPathComponent(file))
+            #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(file)")
+        }
         #expect(!lines.all.isEmpty)
         #expect(!lines.all.joined().contains(secret))
     }

@@ -244,4 +244,54 @@ struct PromptRepositoryTests {
             _ = url
         }
     }
+
+    /// `log -n N` reads only what it prints; it must print exactly the first N entries of the
+    /// whole history, whether commits share a second (a fast run) or not.
+    @Test("HistoryReader with a limit returns exactly the first entries of the whole history", arguments: [false, true])
+    func limitedHistoryIsAPrefix(sameSecond: Bool) throws {
+        try withSamplePromptRepository { repository, _ in
+            let git = repository.git
+            var clock = Date(timeIntervalSince1970: 1_700_000_000)
+            func signature() -> Signature {
+                if !sameSecond { clock += 7 }
+                return Signature(name: "t", email: "t@example.com", time: clock)
+            }
+            func step(_ run: RunID, _ number: Int, from parent: ObjectID, accept: Bool) throws -> ObjectID {
+                let trailers = [Trailer(key: TrailerKey.run, value: run.value), Trailer(key: TrailerKey.step, value: "\(number)")]
+                let tree = try git.updateTree(try git.commit(parent).tree, applying: [
+                    .upsert(path: "prompts/router.md", blob: try git.createBlob("\(run) step \(number) {{message}}\n")),
+                ])
+                let branch = CandidateBranch(run: run, step: number, variant: 1)
+                let candidate = try git.createCommit(
+                    message: StepMessage(subject: "Candidate \(number)", body: "Gradient \(number)", trailers: trailers).encode(),
+                    tree: tree, parents: [parent], author: signature(), updateReference: branch.reference)
+                let verdict = try git.createCommit(
+                    message: StepMessage(subject: "Verdict", trailers: trailers + [
+                        Trailer(key: TrailerKey.kind, value: "verdict"), Trailer(key: TrailerKey.verdict, value: accept ? "accepted" : "rejected: no gain"),
+                    ]).encode(),
+                    tree: tree, parents: [candidate], author: signature(), updateReference: branch.reference)
+                guard accept else { return parent }
+                return try git.createMergeCommit(
+                    ours: parent, theirs: verdict,
+                    message: StepMessage(subject: "Step \(number)", trailers: trailers + [Trailer(key: TrailerKey.kind, value: "merge")]).encode(),
+                    updateReference: GradRefs.main, signature: signature())
+            }
+            let first = try RunID("20240101-000000-aaaa"), second = try RunID("20240102-000000-bbbb")
+            var tip = try repository.mainTip()
+            for number in 1...6 { tip = try step(first, number, from: tip, accept: number % 3 != 0) }
+            // A second run from here: one rejected step, one accepted, one rejected.
+            for (number, accept) in [(1, false), (2, true), (3, false)] { tip = try step(second, number, from: tip, accept: accept) }
+            tip = try step(first, 7, from: tip, accept: false)
+
+            let reader = HistoryReader(repository)
+            let whole = try reader.entries(from: tip)
+            #expect(whole.filter { $0.kind == .noCandidatePassed }.count == 5)
+            for limit in 1...(whole.count + 1) {
+                let limited = try reader.entries(from: tip, limit: limit)
+                #expect(limited == Array(whole.prefix(limit)), "limit \(limit): \(limited.map { "\($0.run?.suffix(4) ?? "-")/\($0.step ?? -1)/\($0.kind)/\($0.candidates.count)" }) vs \(whole.prefix(limit).map { "\($0.run?.suffix(4) ?? "-")/\($0.step ?? -1)/\($0.kind)/\($0.candidates.count)" })")
+                let ofSecond = try reader.entries(from: tip, run: second.value)
+                #expect(try reader.entries(from: tip, run: second.value, limit: limit) == Array(ofSecond.prefix(limit)), "run, limit \(limit)")
+            }
+        }
+    }
 }
