@@ -1,6 +1,14 @@
 import Foundation
 import PromptRepo
 
+/// A split's score, the one definition every place uses (the merge message, the verdict
+/// trailers, `log`, `eval`, the notes and the experiment table): the mean of the examples'
+/// scores, which is accuracy for label metrics and the mean grade for judge and command
+/// metrics (not the fraction that passed their threshold). 0 for no examples.
+public func meanScore(_ outcomes: [ExampleOutcome]) -> Double {
+    outcomes.isEmpty ? 0 : outcomes.map(\.score.value).reduce(0, +) / Double(outcomes.count)
+}
+
 /// Summary statistics of one split's outcomes; the label statistics are filled for label tasks.
 public struct SplitStatistics: Sendable, Codable, Equatable {
     public struct ClassStatistics: Sendable, Codable, Equatable {
@@ -13,7 +21,7 @@ public struct SplitStatistics: Sendable, Codable, Equatable {
 
     public let total: Int
     public let correct: Int
-    /// Accuracy, or the mean score for graded metrics.
+    /// The split's score (`meanScore`).
     public let score: Double
     public let classes: [ClassStatistics]
     public let balancedAccuracy: Double?
@@ -26,7 +34,7 @@ public struct SplitStatistics: Sendable, Codable, Equatable {
     public init(outcomes: [ExampleOutcome], labels: [String]) {
         total = outcomes.count
         correct = outcomes.filter(\.correct).count
-        score = outcomes.isEmpty ? 0 : outcomes.map(\.score.value).reduce(0, +) / Double(outcomes.count)
+        score = meanScore(outcomes)
         guard !labels.isEmpty, !outcomes.isEmpty else {
             classes = []
             balancedAccuracy = nil
@@ -56,10 +64,5 @@ public struct SplitStatistics: Sendable, Codable, Equatable {
         let majority = present.max { $0.support < $1.support }
         majorityLabel = majority?.label
         majorityBaseline = majority.map { Double($0.support) / Double(outcomes.count) }
-    }
-
-    /// Recall by label, for the preservation rule's per-class guard.
-    public var recallByLabel: [String: Double] {
-        Dictionary(classes.filter { $0.support > 0 }.map { ($0.label, $0.recall) }, uniquingKeysWith: { first, _ in first })
     }
 }

@@ -91,9 +91,9 @@ public enum LLMError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unauthorized(let provider, let variable):
             return "\(provider) rejected the API key (401); check the key in $\(variable ?? "the API key variable")"
         case .modelNotFound(let model, let baseURL):
-            return "model '\(model)' not found at \(baseURL) (404); check [model] name in grad.toml or --model"
+            return "model '\(model)' not found at \(baseURL) (404); check the model's name"
         case .connectionRefused(let baseURL):
-            return "cannot connect to \(baseURL): connection refused; is the server running? check base_url"
+            return "cannot connect to \(baseURL): connection refused; is the server running at that address?"
         case .missingAPIKey(let variable):
             return "environment variable \(variable) is not set; export your API key in it (it is never stored)"
         case .badRequest(let status, let message):
@@ -107,7 +107,7 @@ public enum LLMError: Error, Sendable, Equatable, CustomStringConvertible {
         case .localModelUnavailable(let message):
             return message
         case .cacheUnavailable(let path, let reason):
-            return "cannot use the response cache \(path): \(reason); fix that, or run without the cache (--no-cache)"
+            return "cannot use the response cache \(path): \(reason); fix that, or run without the cache"
         }
     }
 

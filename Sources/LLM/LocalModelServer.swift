@@ -87,7 +87,8 @@ public struct LocalModelInstallation: Sendable {
 }
 
 /// A llama.cpp server started for the duration of a command: on a free loopback port, watched so
-/// it exits when git-grad does (even after kill -9), stopped on `stop()` and on Ctrl-C.
+/// it exits when git-grad does (even after kill -9), stopped on `stop()` and by `stopAll()`
+/// (which the command line calls on Ctrl-C).
 public final class LocalModelServer: @unchecked Sendable {
     public let baseURL: String
     public let port: Int
@@ -209,30 +210,16 @@ public final class LocalModelServer: @unchecked Sendable {
 
     deinit { stop() }
 
-    // MARK: - Stopping on Ctrl-C
+    // MARK: - The servers this process runs
 
+    // The command line owns signals: on Ctrl-C it calls `stopAll()`, then reports and exits.
     nonisolated(unsafe) private static var running: [ObjectIdentifier: LocalModelServer] = [:]
     private static let registryLock = NSLock()
-    nonisolated(unsafe) private static var signalSources: [DispatchSourceSignal] = []
 
     private static func register(_ server: LocalModelServer) {
         registryLock.lock()
         defer { registryLock.unlock() }
         running[ObjectIdentifier(server)] = server
-        if signalSources.isEmpty {
-            for signalNumber in [SIGINT, SIGTERM] {
-                signal(signalNumber, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-                source.setEventHandler {
-                    stopAll()
-                    let text = "\ngit-grad: interrupted; finished steps are kept, run with --resume to continue\n"
-                    _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
-                    exit(128 + signalNumber)
-                }
-                source.resume()
-                signalSources.append(source)
-            }
-        }
     }
 
     private static func unregister(_ server: LocalModelServer) {

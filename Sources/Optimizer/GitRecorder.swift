@@ -11,10 +11,12 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var steps: Int
     public var batchSize: Int
     public var variants: Int
-    public var selection: String
-    public var feedback: String
-    public var gradient: String
-    public var labels: String
+    // Typed: a manifest with a value this version does not know is an error naming the run,
+    // never a silent default.
+    public var selection: SearchSettings.Selection
+    public var feedback: SearchSettings.Feedback
+    public var gradient: SearchSettings.Gradient
+    public var labels: SearchSettings.Labels
     public var seed: Int
     public var lambda: Double
     public var maxRegressions: Int?
@@ -80,10 +82,10 @@ public struct RunManifest: Codable, Sendable, Equatable {
         search.steps = steps
         search.batchSize = batchSize
         search.variants = variants
-        search.selection = SearchSettings.Selection(rawValue: selection) ?? .validated
-        search.feedback = SearchSettings.Feedback(rawValue: feedback) ?? .errors
-        search.gradient = SearchSettings.Gradient(rawValue: gradient) ?? .oneStep
-        search.labels = SearchSettings.Labels(rawValue: labels) ?? .correct
+        search.selection = selection
+        search.feedback = feedback
+        search.gradient = gradient
+        search.labels = labels
         search.seed = seed
         search.lambda = lambda
         search.maxRegressions = maxRegressions
@@ -102,7 +104,7 @@ public struct RunManifest: Codable, Sendable, Equatable {
     /// The `Grad-Settings` trailer value.
     public var settingsTrailer: String {
         var parts = [
-            "selection=\(selection)", "feedback=\(feedback)", "gradient=\(gradient)", "labels=\(labels)",
+            "selection=\(selection.rawValue)", "feedback=\(feedback.rawValue)", "gradient=\(gradient.rawValue)", "labels=\(labels.rawValue)",
             "variants=\(variants)", "batch=\(batchSize)", "lambda=\(lambda)",
         ]
         if let maxRegressions { parts.append("max-regressions=\(maxRegressions)") }

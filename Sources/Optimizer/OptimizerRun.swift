@@ -234,8 +234,8 @@ public struct OptimizerRun: Sendable {
         }
         var manifest = RunManifest(
             run: runID.value, started: Date(), steps: search.steps, batchSize: search.batchSize, variants: search.variants,
-            selection: search.selection.rawValue, feedback: search.feedback.rawValue, gradient: search.gradient.rawValue,
-            labels: search.labels.rawValue, seed: search.seed, lambda: search.lambda, maxRegressions: search.maxRegressions,
+            selection: search.selection, feedback: search.feedback, gradient: search.gradient,
+            labels: search.labels, seed: search.seed, lambda: search.lambda, maxRegressions: search.maxRegressions,
             maxRecallDrop: search.maxRecallDrop, redraws: search.redraws, patience: search.patience,
             taskModel: config.model.name, optimizerModel: config.optimizerModel.name, operators: search.operators,
             prevalence: search.prevalence, collapseShare: search.collapseShare, maxRules: search.maxRules, maxDemos: search.maxDemos,
@@ -332,7 +332,7 @@ public struct OptimizerRun: Sendable {
                 if recordedText != "accepted" {
                     verdicts[candidate.variant] = Verdict(
                         passed: false, text: recordedText, tally: FlipTally(baseline: []), baselineScore: score(state.baseline),
-                        candidateScore: nil, callsSaved: 0, outcomes: [])
+                        candidateScore: nil, outcomes: [])
                     continue
                 }
                 recordedWinner = candidate.variant
@@ -494,7 +494,7 @@ public struct OptimizerRun: Sendable {
         let holdout = context.holdout
         let unverified = { (passed: Bool, text: String, score: Double?) in
             Verdict(passed: passed, text: text, tally: FlipTally(baseline: []), baselineScore: self.score(state.baseline),
-                    candidateScore: score, callsSaved: holdout.count, outcomes: [])
+                    candidateScore: score, outcomes: [])
         }
         if candidate.text.trimmingCharacters(in: .whitespacesAndNewlines) == current.trimmingCharacters(in: .whitespacesAndNewlines) {
             return unverified(false, "rejected: identical to the current prompt", score(state.baseline))

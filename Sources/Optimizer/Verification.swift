@@ -102,8 +102,6 @@ public struct Verdict: Sendable, Equatable {
     public var baselineScore: Double
     /// Nil when the candidate was not verified (naive selection).
     public var candidateScore: Double?
-    /// Holdout examples not evaluated because the verdict was already decided.
-    public var callsSaved: Int
     public var outcomes: [ExampleOutcome]
     /// The prevalence audit of the verified examples (nil for metrics without classes).
     public var audit: PrevalenceAudit?
@@ -111,7 +109,7 @@ public struct Verdict: Sendable, Equatable {
     public var complete: Bool { tally.remaining == 0 }
 
     public init(
-        passed: Bool, text: String, tally: FlipTally, baselineScore: Double, candidateScore: Double?, callsSaved: Int,
+        passed: Bool, text: String, tally: FlipTally, baselineScore: Double, candidateScore: Double?,
         outcomes: [ExampleOutcome], audit: PrevalenceAudit? = nil
     ) {
         self.passed = passed
@@ -119,7 +117,6 @@ public struct Verdict: Sendable, Equatable {
         self.tally = tally
         self.baselineScore = baselineScore
         self.candidateScore = candidateScore
-        self.callsSaved = callsSaved
         self.outcomes = outcomes
         self.audit = audit
     }
@@ -174,8 +171,7 @@ public struct Verifier: Sendable {
         var failure = tally.remaining == 0
             ? rule.failure(tally)
             : "cannot pass even if every remaining example improved: " + (rule.failure(tally.bestCase()) ?? "")
-        // One definition of a split's score everywhere: the mean of the examples' scores (accuracy
-        // for label metrics, the mean grade for judge and command metrics).
+        // The one definition of a split's score (Evaluation's `meanScore`).
         let baselineScore = meanScore(baseline)
         let candidateScore = meanScore(outcomes)
         let audit = self.audit.flatMap { settings in
@@ -191,11 +187,6 @@ public struct Verifier: Sendable {
         }
         return Verdict(
             passed: failure == nil, text: text, tally: tally, baselineScore: baselineScore, candidateScore: candidateScore,
-            callsSaved: tally.remaining, outcomes: outcomes, audit: audit)
+            outcomes: outcomes, audit: audit)
     }
-}
-
-/// The score of a set of outcomes: the mean of their scores (0 for none).
-public func meanScore(_ outcomes: [ExampleOutcome]) -> Double {
-    outcomes.isEmpty ? 0 : outcomes.map(\.score.value).reduce(0, +) / Double(outcomes.count)
 }

@@ -34,7 +34,7 @@ struct GitGrad: AsyncParsableCommand {
         } catch let error as PromptRepoError {
             fail(error.description)
         } catch let error as LLMError {
-            fail(error.description)
+            fail(error.description + commandLineHint(error))
         } catch let error as EvaluationError {
             fail(error.description)
         } catch let error as RunFailure {
@@ -62,6 +62,16 @@ struct GitGrad: AsyncParsableCommand {
         }
         guard !leading.isEmpty, let subcommand = rest.first else { return arguments }
         return [subcommand] + leading + rest.dropFirst()
+    }
+
+    /// Where a model error is fixed on this command line (the library names no flag).
+    static func commandLineHint(_ error: LLMError) -> String {
+        switch error {
+        case .modelNotFound: return " ([model] name in grad.toml, or --model)"
+        case .connectionRefused: return " ([model] base_url in grad.toml, or --base-url)"
+        case .cacheUnavailable: return " (--no-cache)"
+        default: return ""
+        }
     }
 
     static func fail(_ message: String, code: Int32 = 1) -> Never {

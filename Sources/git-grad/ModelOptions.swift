@@ -52,6 +52,7 @@ struct ModelOptions: ParsableArguments {
         var status: (@Sendable (String) -> Void)? = nil
         if !quiet { status = logToStandardError }
         let cacheDirectory: URL? = noCache ? nil : gitDirectory.appendingPathComponent("grad")
+        InterruptHandler.install()
         return try await ModelRuntime(
             task: config.model, optimizer: optimizer ? config.optimizerModel : config.model, prices: config.prices,
             cacheDirectory: cacheDirectory, budget: budget, log: log, status: status)

@@ -123,6 +123,42 @@ import Testing
         }
     }
 
+    /// Ctrl-C is the command line's: one line on stderr saying what is kept, exit 130, main at
+    /// a verified commit, loose objects intact, and `--resume` finishes the run.
+    @Test func ctrlCSaysWhatIsKeptAndTheRunResumes() throws {
+        let server = Self.server(latency: .milliseconds(15))
+        try server.start()
+        defer { server.stop() }
+        try withSampleRepository { repo in
+            let seed = try git("rev-parse", "main", in: repo)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: gitGradBinary)
+            process.arguments = ["optimize", "--steps", "2", "--variants", "2", "--provider", "local", "--base-url", server.baseURL]
+            process.currentDirectoryURL = repo
+            let stderr = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = stderr
+            try process.run()
+            let deadline = Date().addingTimeInterval(60)
+            while Date() < deadline {
+                if !(try git("for-each-ref", "refs/heads/grad/", in: repo)).isEmpty { break }
+                usleep(20_000)
+            }
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationReason == .exit)
+            #expect(process.terminationStatus == 130)
+            #expect(message.contains("git-grad: interrupted; finished steps are kept"), "\(message)")
+            #expect(try git("rev-parse", "main", in: repo) == seed)
+            _ = try git("fsck", "--full", in: repo)
+            let resumed = try grad("optimize", "--resume", "--provider", "local", "--base-url", server.baseURL, in: repo)
+            #expect(resumed.contains("accepted 1"))
+            // The finished run packed its objects: nothing is left loose.
+            #expect(try git("count-objects", "-v", in: repo).contains("count: 0\n"))
+        }
+    }
+
     @Test func refusedProviderErrorIsOneLine() throws {
         try withSampleRepository { repo in
             let before = try repositoryState(repo)

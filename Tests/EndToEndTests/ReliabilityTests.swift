@@ -279,6 +279,24 @@ struct RunsCommandTests {
         }
     }
 
+    /// A setting this version does not know (a newer git-grad's, or a hand edit) is an error
+    /// naming the run, never a silent fall back to a default the run did not use.
+    @Test("a manifest with an unknown setting is refused, not read with a default")
+    func manifestWithUnknownSetting() throws {
+        let server = OptimizeCommandTests.server()
+        try server.start()
+        defer { server.stop() }
+        try withSampleRepository { repo in
+            try grad(["optimize", "--steps", "1", "--run", "typed", "--stop-after-candidates", "1"] + fakeModel(server), in: repo)
+            let manifest = try git("cat-file", "-p", "refs/grad/runs/typed", in: repo)
+            #expect(manifest.contains("\"selection\" : \"validated\""))
+            let edited = manifest.replacingOccurrences(of: "\"selection\" : \"validated\"", with: "\"selection\" : \"optimistic\"")
+            let blob = try git(["hash-object", "-w", "--stdin"], in: repo, stdin: edited).trimmingCharacters(in: .whitespacesAndNewlines)
+            try git("update-ref", "refs/grad/runs/typed", blob, in: repo)
+            try expectCleanFailure(["optimize", "--resume", "--run", "typed"] + fakeModel(server), in: repo, mentioning: "the manifest of run typed")
+        }
+    }
+
     @Test("with two unfinished runs, --resume asks which one")
     func ambiguousResume() throws {
         let server = OptimizeCommandTests.server()
