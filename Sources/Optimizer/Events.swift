@@ -86,6 +86,29 @@ public struct RunSummary: Sendable, Codable, Equatable {
     public var recorded = false
 }
 
+extension RunSummary {
+    /// Counts one step's outcome.
+    mutating func add(_ outcome: OptimizerRun.StepOutcome) {
+        switch outcome {
+        case .alreadyDecided:
+            break
+        case .skipped:
+            stepsRun += 1
+            skipped += 1
+        case .finished(let rejectedCount, let operatorsByVariant, let acceptedStep):
+            stepsRun += 1
+            rejected += rejectedCount
+            accepted += acceptedStep == nil ? 0 : 1
+            for (variant, op) in operatorsByVariant {
+                let won = acceptedStep?.variant == variant
+                operators[op.rawValue, default: OperatorTally()].accepted += won ? 1 : 0
+                operators[op.rawValue, default: OperatorTally()].rejected += won ? 0 : 1
+            }
+            if let acceptedStep { acceptedSteps.append(acceptedStep) }
+        }
+    }
+}
+
 public struct AcceptedStep: Sendable, Codable, Equatable {
     public var step: Int
     public var variant: Int

@@ -30,17 +30,8 @@ public struct DemosOperator: CandidateOperator {
         for (outcome, target) in zip(input.selected, input.shownTargets) { shown[outcome.example.id] = target }
         let poolByID = Dictionary(pool.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
 
-        var chosen: [(id: String, label: String, demo: PromptFile.Demo)] = []
-        var budget = input.search.demoTokens
-        func take(_ id: String, _ label: String, _ item: PromptFile.Demo) {
-            let tokens = Self.tokens(item)
-            guard chosen.count < input.search.maxDemos, !chosen.contains(where: { $0.id == id }), tokens <= budget else { return }
-            budget -= tokens
-            chosen.append((id, label, item))
-        }
-        func add(_ row: Example) {
-            if let item = demo(row, answer: shown[row.id] ?? row.target) { take(row.id, row.target, item) }
-        }
+        var picker = DemoPicker(maxDemos: input.search.maxDemos, budget: input.search.demoTokens)
+        let shownDemo = { (row: Example) in demo(row, answer: shown[row.id] ?? row.target) }
         // 1. The step's errors: the rows the current prompt gets wrong teach the most. A prompt that
         //    already has worked examples keeps most of them: only a few are swapped per step.
         var idByDemo: [String: String] = [:]
@@ -50,31 +41,19 @@ public struct DemosOperator: CandidateOperator {
         var errorGenerator = input.generator(0xe44)
         let errors = Array(input.selected.filter { !$0.correct }.compactMap { poolByID[$0.example.id] }
             .filter { !existingIDs.contains($0.id) }.shuffled(using: &errorGenerator).prefix(swaps))
-        for row in errors { add(row) }
+        for row in errors { if let item = shownDemo(row) { picker.take(row.id, row.target, item) } }
         // 2. The worked examples the prompt already has (a row's id when it is one of train's), newest first.
         var keptIDs: Set<String> = []
         for (index, existing) in file.demos.enumerated().reversed() {
             let id = idByDemo[existing.user] ?? "demo-\(index + 1)"
             keptIDs.insert(id)
-            take(id, existing.assistant, existing)
+            picker.take(id, existing.assistant, existing)
         }
         // 3. Class balance: rows of the classes least represented so far, seeded.
         var generator = input.generator(0xde705)
         let shuffled = pool.shuffled(using: &generator)
-        let classes = input.labels.isEmpty ? Array(Set(pool.map(\.target))).sorted() : input.labels
-        var progress = true
-        while chosen.count < input.search.maxDemos && progress {
-            progress = false
-            let counts = Dictionary(chosen.map { ($0.label.lowercased(), 1) }, uniquingKeysWith: +)
-            let neediest = classes.sorted { (counts[$0.lowercased()] ?? 0) < (counts[$1.lowercased()] ?? 0) }
-            let taken = Set(chosen.map(\.id))
-            for label in neediest {
-                let candidates = shuffled.filter { $0.target.lowercased() == label.lowercased() && !taken.contains($0.id) }
-                let before = chosen.count
-                for row in candidates where chosen.count == before { add(row) }
-                if chosen.count > before { progress = true; break }
-            }
-        }
+        picker.balance(classes: input.labels.isEmpty ? Array(Set(pool.map(\.target))).sorted() : input.labels, rows: shuffled, demo: shownDemo)
+        let chosen = picker.chosen
         guard !chosen.isEmpty else { return nil }
         // Interleave classes in a seeded order, so the last worked example is not always the same answer.
         var ordered = chosen.shuffled(using: &generator)
@@ -94,6 +73,45 @@ public struct DemosOperator: CandidateOperator {
         return ProposedCandidate(
             variant: input.variant, operatorName: name, summary: summary, text: text, feedback: feedback,
             trailers: [Trailer(key: TrailerKey.demos, value: ids.joined(separator: " "))])
+    }
+
+    /// The worked examples chosen so far, within the count and token caps.
+    struct DemoPicker {
+        let maxDemos: Int
+        var budget: Int
+        var chosen: [(id: String, label: String, demo: PromptFile.Demo)] = []
+
+        init(maxDemos: Int, budget: Int) {
+            self.maxDemos = maxDemos
+            self.budget = budget
+        }
+
+        mutating func take(_ id: String, _ label: String, _ item: PromptFile.Demo) {
+            let tokens = DemosOperator.tokens(item)
+            guard chosen.count < maxDemos, !chosen.contains(where: { $0.id == id }), tokens <= budget else { return }
+            budget -= tokens
+            chosen.append((id, label, item))
+        }
+
+        /// Adds rows of the classes least represented so far (in `rows`' order) until full or
+        /// no class has a row left that fits.
+        mutating func balance(classes: [String], rows: [Example], demo: (Example) -> PromptFile.Demo?) {
+            var progress = true
+            while chosen.count < maxDemos && progress {
+                progress = false
+                let counts = Dictionary(chosen.map { ($0.label.lowercased(), 1) }, uniquingKeysWith: +)
+                let neediest = classes.sorted { (counts[$0.lowercased()] ?? 0) < (counts[$1.lowercased()] ?? 0) }
+                let taken = Set(chosen.map(\.id))
+                for label in neediest {
+                    let candidates = rows.filter { $0.target.lowercased() == label.lowercased() && !taken.contains($0.id) }
+                    let before = chosen.count
+                    for row in candidates where chosen.count == before {
+                        if let item = demo(row) { take(row.id, row.target, item) }
+                    }
+                    if chosen.count > before { progress = true; break }
+                }
+            }
+        }
     }
 
     /// Roughly four characters a token: enough to cap the prompt's growth.
