@@ -23,10 +23,18 @@ public struct RunID: Sendable, Hashable, CustomStringConvertible, Codable {
     public let value: String
 
     public init(_ value: String) throws {
-        guard !value.isEmpty, value.count <= 64,
-              value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        // On the bytes: every allowed character is one ASCII byte (and `log` checks 10,000 names).
+        guard !value.isEmpty, value.utf8.count <= 64, value.utf8.allSatisfy(Self.isAllowed)
         else { throw PromptRepoError.format("run id '\(value)' must be ASCII letters, digits, '-' or '_'") }
         self.value = value
+    }
+
+    private static func isAllowed(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"): return true
+        default: return false
+        }
     }
 
     /// A new run id from the clock and a random suffix.
@@ -61,13 +69,20 @@ public struct CandidateBranch: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `grad/<run>/s<step>v<k>` (with or without `refs/heads/`); nil for other names.
     public init?(parsing name: String) {
-        let short = name.hasPrefix("refs/heads/") ? String(name.dropFirst("refs/heads/".count)) : name
-        let parts = short.split(separator: "/")
-        guard parts.count == 3, parts[0] == "grad", let run = try? RunID(String(parts[1])) else { return nil }
+        // On the UTF-8 bytes: `log` parses every branch name (10,000 at 10,000 steps), and
+        // splitting on Characters walked grapheme clusters.
+        var bytes = Substring(name).utf8[...]
+        let heads = "refs/heads/".utf8
+        if bytes.starts(with: heads) { bytes = bytes.dropFirst(heads.count) }
+        let parts = bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].elementsEqual("grad".utf8), let run = try? RunID(String(Substring(parts[1]))) else { return nil }
         let tail = parts[2]
         // Digits only: Int("+1") and Int("-1") parse, but their names would not round-trip.
-        func number(_ text: Substring) -> Int? { text.allSatisfy { $0.isASCII && $0.isNumber } ? Int(text) : nil }
-        guard tail.hasPrefix("s"), let v = tail.firstIndex(of: "v"),
+        func number(_ digits: Substring.UTF8View.SubSequence) -> Int? {
+            guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return nil }
+            return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        }
+        guard tail.first == UInt8(ascii: "s"), let v = tail.firstIndex(of: UInt8(ascii: "v")),
               let step = number(tail[tail.index(after: tail.startIndex)..<v]),
               let variant = number(tail[tail.index(after: v)...])
         else { return nil }
