@@ -80,7 +80,7 @@ extension Repository {
     /// from references, newest first, each followed by its loose trees and blobs with their
     /// paths; then any loose object no reference reaches.
     func historyOrder(of loose: Set<ObjectID>) throws -> [(ObjectID, String?)] {
-        var commits: [(id: ObjectID, time: Int64)] = []
+        var commits: [(id: ObjectID, time: Int64, tree: ObjectID)] = []
         var seen: Set<ObjectID> = []
         var pending = try references(matching: "refs/*").map(\.target).filter { loose.contains($0) }
         while let id = pending.popLast() {
@@ -89,7 +89,7 @@ extension Repository {
             var commit: OpaquePointer?
             guard git_commit_lookup(&commit, pointer, &oid) == 0 else { continue }
             defer { git_commit_free(commit) }
-            commits.append((id, git_commit_time(commit)))
+            commits.append((id, git_commit_time(commit), ObjectID(git_commit_tree_id(commit)!)))
             for index in 0..<git_commit_parentcount(commit) {
                 let parent = ObjectID(git_commit_parent_id(commit, index)!)
                 if loose.contains(parent) { pending.append(parent) }
@@ -117,12 +117,7 @@ extension Repository {
         }
         for commit in commits.sorted(by: { $0.time > $1.time }) {
             _ = add(commit.id, nil)
-            var oid = commit.id.raw
-            var object: OpaquePointer?
-            guard git_commit_lookup(&object, pointer, &oid) == 0 else { continue }
-            let tree = ObjectID(git_commit_tree_id(object)!)
-            git_commit_free(object)
-            addTree(tree, path: "")
+            addTree(commit.tree, path: "")
         }
         for id in loose where !inserted.contains(id) { order.append((id, nil)) }
         return order

@@ -237,11 +237,17 @@ public final class LocalModelServer: @unchecked Sendable {
     }
 }
 
-/// Asks the kernel for a free loopback port by binding port 0.
+/// Asks the kernel for a free loopback port by binding port 0 (the socket is closed again).
 func freeLoopbackPort() throws -> Int {
+    let socket = try boundLoopbackSocket()
+    close(socket.fd)
+    return socket.port
+}
+
+/// A socket bound to a kernel-chosen loopback port; the caller closes it.
+func boundLoopbackSocket() throws -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw LLMError.localModelUnavailable("cannot create a socket to find a free port") }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = 0
@@ -250,10 +256,16 @@ func freeLoopbackPort() throws -> Int {
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
     }
-    guard bound == 0 else { throw LLMError.localModelUnavailable("cannot bind a loopback port") }
+    guard bound == 0 else {
+        close(fd)
+        throw LLMError.localModelUnavailable("cannot bind a loopback port")
+    }
     let named = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
-    guard named == 0 else { throw LLMError.localModelUnavailable("cannot read the bound port") }
-    return Int(UInt16(bigEndian: address.sin_port))
+    guard named == 0 else {
+        close(fd)
+        throw LLMError.localModelUnavailable("cannot read the bound port")
+    }
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }

@@ -180,12 +180,15 @@ public enum ExperimentStop: Error, Sendable, CustomStringConvertible {
     /// A model call failed for good in one run; what was recorded stays.
     case modelFailed(experiment: String, run: String, cause: LLMError)
 
-    public var description: String {
+    public var description: String { description(describingCause: \.description) }
+
+    /// The message with the model's error worded by `describe` (the command line adds where it is fixed).
+    public func description(describingCause describe: (LLMError) -> String) -> String {
         switch self {
         case .budgetSpent(let experiment, let run, let done, let of):
             return "the call budget (--budget) ran out in run \(run); \(done) of \(of) runs finished; continue with `git grad experiment --resume \(experiment)` and a larger --budget"
         case .modelFailed(let experiment, let run, let cause):
-            return "\(cause.description) (run \(run)); the runs recorded so far are kept: continue with `git grad experiment --resume \(experiment)`"
+            return "\(describe(cause)) (run \(run)); the runs recorded so far are kept: continue with `git grad experiment --resume \(experiment)`"
         }
     }
 }

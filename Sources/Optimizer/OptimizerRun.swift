@@ -289,10 +289,13 @@ public enum RunFailure: Error, Sendable, CustomStringConvertible {
     /// The run can never go on (main moved under it); it is marked stopped.
     case cannotContinue(String)
 
-    public var description: String {
+    public var description: String { description(describingCause: \.description) }
+
+    /// The message with the model's error worded by `describe` (the command line adds where it is fixed).
+    public func description(describingCause describe: (LLMError) -> String) -> String {
         switch self {
         case .modelFailed(let run, let recorded, let cause):
-            return cause.description + (recorded
+            return describe(cause) + (recorded
                 ? "; the steps recorded so far are kept: continue with `\(OptimizerRun.resumeCommand(run: run))`"
                 : "; nothing was recorded")
         case .cannotContinue(let message):

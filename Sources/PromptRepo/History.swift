@@ -77,7 +77,7 @@ public struct HistoryReader {
         let tipCommit = try git.commit(tip)
         // A verdict commit is read for its trailers alone; only the candidate's message is decoded whole.
         let tipTrailers = try StepMessage.trailers(of: tipCommit.message)
-        let isVerdict = tipTrailers.last { $0.key == TrailerKey.kind }?.value == "verdict"
+        let isVerdict = Self.isVerdict(tipTrailers)
         let candidateID = isVerdict ? tipCommit.parents.first ?? tip : tip
         let candidate = try StepMessage.decode(candidateID == tip ? tipCommit.message : try git.commit(candidateID).message)
         func verdictValue(_ key: String) -> String? { isVerdict ? tipTrailers.last { $0.key == key }?.value : nil }
@@ -171,6 +171,9 @@ public struct HistoryReader {
         return result
     }
 
+    /// Whether a branch tip's trailers are a verdict's.
+    static func isVerdict(_ trailers: [Trailer]) -> Bool { trailers.last { $0.key == TrailerKey.kind }?.value == "verdict" }
+
     static func kind(of message: StepMessage, isMerge: Bool) -> HistoryEntry.Kind {
         if message.value(TrailerKey.reverts) != nil { return .revert }
         let step = message.value(TrailerKey.step).flatMap(Int.init)
@@ -184,11 +187,9 @@ public struct HistoryReader {
     private func startedFrom(_ steps: [Int: StepBranches], line: inout FirstParentLine) throws -> Bool {
         guard let first = steps.keys.min().flatMap({ steps[$0]?.branches.first }) else { return false }
         let git = repository.git
-        var candidate = first.tip
-        let tipCommit = try git.commit(candidate)
-        if try StepMessage.decode(tipCommit.message).value(TrailerKey.kind) == "verdict", let parent = tipCommit.parents.first {
-            candidate = parent
-        }
+        // The branch tip is the verdict (its parent the candidate) or, pending, the candidate.
+        let tipCommit = try git.commit(first.tip)
+        let candidate = try Self.isVerdict(StepMessage.trailers(of: tipCommit.message)) ? tipCommit.parents.first ?? first.tip : first.tip
         guard let parent = try git.commit(candidate).parents.first else { return false }
         while !line.walked.contains(parent), line.next != nil { _ = try line.advance(git) }
         return line.walked.contains(parent)

@@ -34,13 +34,13 @@ struct GitGrad: AsyncParsableCommand {
         } catch let error as PromptRepoError {
             fail(error.description)
         } catch let error as LLMError {
-            fail(error.description + commandLineHint(error))
+            fail(describe(error))
         } catch let error as EvaluationError {
             fail(error.description)
         } catch let error as RunFailure {
-            fail(error.description)
+            fail(error.description(describingCause: describe))
         } catch let error as ExperimentStop {
-            fail(error.description)
+            fail(error.description(describingCause: describe))
         } catch let error as CommandFailure {
             fail(error.message, code: error.exitCode)
         } catch {
@@ -64,7 +64,10 @@ struct GitGrad: AsyncParsableCommand {
         return [subcommand] + leading + rest.dropFirst()
     }
 
-    /// Where a model error is fixed on this command line (the library names no flag).
+    /// A model error with where it is fixed on this command line (the library names no flag),
+    /// whether it ends `eval` directly or a run of `optimize` or `experiment`.
+    static func describe(_ error: LLMError) -> String { error.description + commandLineHint(error) }
+
     static func commandLineHint(_ error: LLMError) -> String {
         switch error {
         case .modelNotFound: return " ([model] name in grad.toml, or --model)"

@@ -232,6 +232,10 @@ let badInputs: [BadInput] = [
     BadInput(name: "a model the server does not have", fragment: "model 'nope' not found", arguments: {
         ["eval", "--provider", "local", "--base-url", $0.missingModel.baseURL, "--model", "nope"]
     }),
+    // The library names no flag; the command line says where to fix it, also when a run stops.
+    BadInput(name: "a model the server does not have, in a run", fragment: "model's name ([model] name in grad.toml, or --model)", arguments: {
+        ["optimize", "--steps", "1", "--provider", "local", "--base-url", $0.missingModel.baseURL, "--model", "nope"]
+    }),
     // The disk
     BadInput(name: "a full disk (the cache)", fragment: "cache.sqlite", arguments: { ["eval"] + fakeModel($0.healthy) }, limit: .fileSize),
     BadInput(name: "a full disk (the note)", fragment: "evaluation note on", arguments: { ["eval", "--no-cache"] + fakeModel($0.healthy) }, limit: .fileSize),

@@ -83,25 +83,32 @@ import Testing
         }
     }
 
+    /// Starts `optimize` (2 steps, 2 variants) and returns once its first candidate branch exists,
+    /// before that candidate's verdict: the moment the interruption tests stop it at.
+    static func optimizeUntilFirstCandidate(in repo: URL, server: FakeLLMServer, standardError: Any) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: gitGradBinary)
+        process.arguments = ["optimize", "--steps", "2", "--variants", "2", "--provider", "local", "--base-url", server.baseURL]
+        process.currentDirectoryURL = repo
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = standardError
+        try process.run()
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if !(try git("for-each-ref", "refs/heads/grad/", in: repo)).isEmpty { break }
+            usleep(20_000)
+        }
+        return process
+    }
+
     @Test func killedRunLeavesMainVerifiedAndResumes() throws {
         let server = Self.server(latency: .milliseconds(15))
         try server.start()
         defer { server.stop() }
         try withSampleRepository { repo in
             let seed = try git("rev-parse", "main", in: repo)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: gitGradBinary)
-            process.arguments = ["optimize", "--steps", "2", "--variants", "2", "--provider", "local", "--base-url", server.baseURL]
-            process.currentDirectoryURL = repo
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
             // Kill -9 as soon as the first candidate is committed, before its verdict.
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                if !(try git("for-each-ref", "refs/heads/grad/", in: repo)).isEmpty { break }
-                usleep(20_000)
-            }
+            let process = try Self.optimizeUntilFirstCandidate(in: repo, server: server, standardError: FileHandle.nullDevice)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal)
@@ -131,19 +138,8 @@ import Testing
         defer { server.stop() }
         try withSampleRepository { repo in
             let seed = try git("rev-parse", "main", in: repo)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: gitGradBinary)
-            process.arguments = ["optimize", "--steps", "2", "--variants", "2", "--provider", "local", "--base-url", server.baseURL]
-            process.currentDirectoryURL = repo
             let stderr = Pipe()
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = stderr
-            try process.run()
-            let deadline = Date().addingTimeInterval(60)
-            while Date() < deadline {
-                if !(try git("for-each-ref", "refs/heads/grad/", in: repo)).isEmpty { break }
-                usleep(20_000)
-            }
+            let process = try Self.optimizeUntilFirstCandidate(in: repo, server: server, standardError: stderr)
             kill(process.processIdentifier, SIGINT)
             process.waitUntilExit()
             let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -2,12 +2,13 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import LLM
+@testable import LLM
 import Testing
 
 /// The real embedded model, answering a real chat completion. In CI (CI=true) a missing runtime or
 /// model fails the test; on a developer machine without them it is skipped.
-@Suite struct LocalModelTests {
+/// Serialized: two llama.cpp servers loading at once beside the rest of the suite starve a 2-core machine.
+@Suite(.serialized) struct LocalModelTests {
     static let installation = LocalModelInstallation()
     static let available = (try? installation.validate()) != nil
     static let required = ProcessInfo.processInfo.environment["CI"] != nil
@@ -50,21 +51,8 @@ private struct ListeningSocket {
     let port: Int
 
     init() throws {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0, listen(fd, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        port = Int(UInt16(bigEndian: address.sin_port))
+        (fd, port) = try boundLoopbackSocket()
+        guard listen(fd, 1) == 0 else { throw POSIXError(.EADDRINUSE) }
     }
 
     func close() { _ = Glibc.close(fd) }
