@@ -1,6 +1,4 @@
-import AsyncHTTPClient
 import Foundation
-import NIOCore
 
 #if canImport(Glibc)
 import Glibc
@@ -168,30 +166,24 @@ public final class LocalModelServer: @unchecked Sendable {
         let server = LocalModelServer(process: process, port: port)
         LocalModelServer.register(server)
 
-        let deadline = Date().addingTimeInterval(readyTimeout)
-        while Date() < deadline {
-            if !process.isRunning {
-                server.stop()
-                let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
-                let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
-                let message = "local model server exited during start-up (\(tail)); see \(logURL.path)"
-                if log.contains("address already in use") { throw StartFailure.portTaken(message) }
-                throw LLMError.localModelUnavailable(message)
-            }
-            if await server.answers() { return server }
-            try await Task.sleep(nanoseconds: 250_000_000)
+        switch await ReadinessWait(port: port, isRunning: { server.processIsRunning }, timeout: readyTimeout).outcome() {
+        case .answering:
+            return server
+        case .exited:
+            server.stop()
+            let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            let tail = log.split(separator: "\n").suffix(3).joined(separator: " | ")
+            let message = "local model server exited during start-up (\(tail)); see \(logURL.path)"
+            if log.contains("address already in use") { throw StartFailure.portTaken(message) }
+            throw LLMError.localModelUnavailable(message)
+        case .timedOut(let probes, let lastProbe):
+            server.stop()
+            throw LLMError.localModelUnavailable(
+                "local model server did not answer within \(Int(readyTimeout))s (\(probes) probes, the last \(lastProbe)); see \(logURL.path)")
         }
-        server.stop()
-        throw LLMError.localModelUnavailable("local model server did not answer within \(Int(readyTimeout))s; see \(logURL.path)")
     }
 
-    private func answers() async -> Bool {
-        var request = HTTPClientRequest(url: "\(baseURL)/models")
-        request.method = .GET
-        guard let response = try? await modelHTTPClient.execute(request, timeout: .seconds(2)) else { return false }
-        _ = try? await response.body.collect(upTo: 1 << 20)
-        return response.status.code == 200
-    }
+    var processIsRunning: Bool { process.isRunning }
 
     /// Stops the server; safe to call more than once.
     public func stop() {

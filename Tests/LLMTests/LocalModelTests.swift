@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 @testable import LLM
+import FakeLLMServer
 import Testing
 
 /// The real embedded model, answering a real chat completion. In CI (CI=true) a missing runtime or
@@ -56,4 +57,37 @@ private struct ListeningSocket {
     }
 
     func close() { _ = Glibc.close(fd) }
+}
+
+/// The start-up wait, against servers that answer, refuse, stay silent or are gone.
+@Suite struct ReadinessWaitTests {
+    @Test func aServerThatAnswersIsReady() async throws {
+        let server = FakeLLMServer(answer: "unused")
+        try server.start()
+        defer { server.stop() }
+        let outcome = await ReadinessWait(port: server.port, isRunning: { true }, timeout: 10).outcome()
+        #expect(outcome == .answering)
+    }
+
+    @Test func aPortNobodyListensOnTimesOutSayingItWasRefused() async throws {
+        let port = try freeLoopbackPort()
+        let outcome = await ReadinessWait(port: port, isRunning: { true }, timeout: 0.6, interval: 0.1).outcome()
+        guard case .timedOut(let probes, let last) = outcome else { Issue.record("got \(outcome)"); return }
+        #expect(probes >= 2)
+        #expect(last == .refused)
+        #expect("\(last)" == "was refused")
+    }
+
+    @Test func aListenerThatNeverRepliesIsNamedAsSilent() async throws {
+        let silent = try ListeningSocket()
+        defer { silent.close() }
+        let wait = ReadinessWait(port: silent.port, isRunning: { true }, timeout: 0.5, interval: 0.05, probeTimeout: 0.2)
+        guard case .timedOut(_, let last) = await wait.outcome() else { Issue.record("expected a time-out"); return }
+        #expect(last == .noReply(seconds: 0.2))
+    }
+
+    @Test func aServerProcessThatEndedStopsTheWait() async {
+        let outcome = await ReadinessWait(port: 9, isRunning: { false }, timeout: 30).outcome()
+        #expect(outcome == .exited)
+    }
 }
