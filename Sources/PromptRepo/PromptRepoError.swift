@@ -17,6 +17,8 @@ public enum PromptRepoError: Error, Sendable, Equatable, CustomStringConvertible
     case format(String)
     /// The directory is not a prompt repository.
     case notAPromptRepository(String)
+    /// A label does not exist, or moved since the caller looked at it.
+    case label(String)
 
     public var description: String {
         switch self {
@@ -32,7 +34,7 @@ public enum PromptRepoError: Error, Sendable, Equatable, CustomStringConvertible
             return "\(path): \(role) file not found; create it or fix its path in grad.toml"
         case .format(let message):
             return message
-        case .notAPromptRepository(let message):
+        case .notAPromptRepository(let message), .label(let message):
             return message
         }
     }

@@ -16,6 +16,7 @@ struct GitGrad: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, EvalCommand.self, OptimizeCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self,
             RevertCommand.self, CheckCommand.self, RunsCommand.self, ExperimentCommand.self, ReportCommand.self, ModelCommand.self,
+            LabelCommand.self, CompletionCommand.self,
         ])
 
     /// Runs the command and turns every error into one line on stderr and a non-zero exit.
@@ -109,12 +110,8 @@ struct RepositoryOptions: ParsableArguments {
         return try PromptRepository.open(url)
     }
 
-    /// Resolves a revision, naming it in the error when it does not exist.
+    /// Resolves a revision (labels included), naming it in the error when it does not exist.
     func resolve(_ revision: String, in repository: PromptRepository) throws -> ObjectID {
-        do {
-            return try repository.git.resolveCommit(revision)
-        } catch GitError.notFound {
-            throw CommandFailure(message: "unknown revision '\(revision)'; use a commit id, branch or main~N")
-        }
+        try repository.resolveRevision(revision)
     }
 }
