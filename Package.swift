@@ -37,7 +37,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .target(name: "Evaluation", dependencies: ["LLM", "PromptRepo"]),
+        .target(name: "Evaluation", dependencies: ["LLM", "PromptRepo", "GitKit"]),
         .target(name: "Optimizer", dependencies: ["Evaluation", "LLM", "PromptRepo", "GitKit"]),
         .target(name: "Report", dependencies: ["Optimizer", "Evaluation", "PromptRepo"]),
         .executableTarget(

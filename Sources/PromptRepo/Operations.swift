@@ -12,7 +12,8 @@ public struct RevertResult: Sendable {
 extension PromptRepository {
     /// Reverts `target` on main. Refuses when prompt files have uncommitted edits, when the revert
     /// would change nothing or conflicts, and when main moved while the commit was written.
-    public func revert(_ target: ObjectID, config: GradConfig) throws -> RevertResult {
+    /// `trailers` are added after `Reverts:` (`revert --regression` adds `Restores-Score:`).
+    public func revert(_ target: ObjectID, config: GradConfig, trailers: [Trailer] = []) throws -> RevertResult {
         let dirty = try uncommittedPromptFiles(config)
         guard dirty.isEmpty else {
             throw PromptRepoError.format(
@@ -34,7 +35,7 @@ extension PromptRepository {
         let message = StepMessage(
             subject: "Revert \"\(commit.summary)\"",
             body: "This reverts commit \(target.hex).",
-            trailers: [Trailer(key: TrailerKey.reverts, value: target.hex)])
+            trailers: [Trailer(key: TrailerKey.reverts, value: target.hex)] + trailers)
         let newCommit: ObjectID
         do {
             newCommit = try git.createCommit(

@@ -20,6 +20,8 @@ public enum TrailerKey {
     public static let calls = "Calls"
     public static let tokens = "Tokens"
     public static let reverts = "Reverts"
+    /// On a revert made by `revert --regression`: the split and the score of the version it restores.
+    public static let restoresScore = "Restores-Score"
     /// The operator that made a candidate (`rules`, `demos`, `rewrite`, `merge`).
     public static let operatorName = "Operator"
     /// The train row ids placed as worked examples by `demos`.

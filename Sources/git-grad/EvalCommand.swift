@@ -26,23 +26,9 @@ struct EvalCommand: AsyncParsableCommand {
         let commit = try options.resolve(revision, in: repository)
         var config = try repository.config(at: commit)
         models.apply(to: &config)
-        let path: String? = switch split {
-        case .train: config.task.train
-        case .holdout: config.task.holdout
-        case .test: config.task.test
-        }
-        guard let path else { throw CommandFailure(message: "grad.toml has no [task] test file; add test = \"data/test.jsonl\"") }
-        let loader = DatasetLoader(task: config.task)
-        guard let data = try repository.git.fileData(at: path, inCommit: commit) else {
-            throw PromptRepoError.missingFile(path: "\(path) in \(commit.short)", role: "dataset")
-        }
-        let examples = try loader.parse(data, file: path)
-        let promptText = try repository.promptText(config.task.prompt, at: commit)
-        try PromptFile.requireUsable(promptText, path: config.task.prompt, inputFields: config.task.inputFields)
-        let prompt = PromptPair(
-            file: promptText, path: config.task.prompt,
-            system: try config.task.system.map { PromptTemplate(text: try repository.promptText($0, at: commit), path: $0) },
-            inputFields: config.task.inputFields)
+        let version = try PromptVersion(repository, at: commit, config: config)
+        let examples = try version.examples(split, in: repository)
+        let prompt = version.prompt
 
         let runtime = try await models.runtime(
             config: config, gitDirectory: repository.git.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)

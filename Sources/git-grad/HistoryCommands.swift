@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import GitKit
 import PromptRepo
+import Optimizer
+import Evaluation
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -221,37 +223,100 @@ struct DiffCommand: ParsableCommand {
     }
 }
 
-struct RevertCommand: ParsableCommand {
+struct RevertCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "revert", abstract: "Undo a step on main with a revert commit (Reverts: <sha>).")
+        commandName: "revert",
+        abstract: "Undo a step on main with a revert commit (Reverts: <sha>); --regression finds the step with bisect first.")
 
     @Argument(help: "The commit on main to revert (a merge is reverted against its first parent).")
-    var revision: String
+    var revision: String?
 
+    @Flag(help: "Revert the step that `git grad bisect` finds (adds Restores-Score: <split> <score>).")
+    var regression = false
+
+    @OptionGroup var bisect: BisectOptions
+    @OptionGroup var models: ModelOptions
     @OptionGroup var options: RepositoryOptions
 
-    func run() throws {
+    func validate() throws {
+        guard (revision == nil) == regression else {
+            throw ValidationError(regression ? "give either a revision or --regression, not both" : "give the revision to revert, or --regression")
+        }
+    }
+
+    func run() async throws {
         let repository = try options.open()
-        let id = try options.resolve(revision, in: repository)
-        let config = try repository.config()
-        let result = try repository.revert(id, config: config)
-        print("Reverted \(id.short) on main: \(result.commit.short)")
+        var target: ObjectID
+        var trailers: [Trailer] = []
+        if let revision {
+            target = try options.resolve(revision, in: repository)
+        } else {
+            let (_, result, _) = try await bisect.search(repository, options: options, models: models, quiet: false)
+            guard let result else {
+                throw CommandFailure(message: "no regression on \(bisect.split.rawValue) to revert (`git grad bisect` shows the scores)")
+            }
+            target = result.firstBad
+            trailers = [Trailer(key: TrailerKey.restoresScore, value: String(format: "%@ %.4f", bisect.split.rawValue, result.lastGoodScore))]
+            print(String(format: "first bad version %@ (%@ %.3f -> %.3f)", target.short, bisect.split.rawValue, result.lastGoodScore, result.firstBadScore))
+        }
+        let result = try repository.revert(target, config: try repository.config(), trailers: trailers)
+        print("Reverted \(target.short) on main: \(result.commit.short)")
         if !result.workingTreeUpdated {
             print("The working tree was not updated (HEAD is not main, or files there have edits); run `git checkout main` to see it.")
         }
     }
 }
 
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check", abstract: "Validate grad.toml, the datasets and the prompt's placeholders (used by hooks/pre-commit).")
+        commandName: "check",
+        abstract: "Validate grad.toml, the datasets and the prompt's placeholders (used by hooks/pre-commit); "
+            + "with --against BASE, exit 1 when HEAD would fail the preservation rule against BASE (hooks/pre-push, CI).")
 
+    @Option(help: ArgumentHelp("Compare the prompt with this version on the holdout (a regression gate).", valueName: "base"))
+    var against: String?
+
+    @Argument(help: "The version checked against BASE (default: HEAD).")
+    var head: String = "HEAD"
+
+    @Flag(help: "Print JSON (with --against).")
+    var json = false
+
+    @OptionGroup var models: ModelOptions
     @OptionGroup var options: RepositoryOptions
 
-    func run() throws {
+    func run() async throws {
         let repository = try options.open()
-        let result = try repository.check()
-        for warning in result.warnings { logToStandardError("warning: \(warning)") }
-        print("ok: " + result.splits.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
+        guard let against else {
+            let result = try repository.check()
+            for warning in result.warnings { logToStandardError("warning: \(warning)") }
+            return print("ok: " + result.splits.map { "\($0.name) \($0.count)" }.joined(separator: ", "))
+        }
+        let base = try options.resolve(against, in: repository)
+        let head = try options.resolve(self.head, in: repository)
+        var config = try repository.config(at: base)
+        models.apply(to: &config)
+        let check = try RegressionCheck(repository, base: base, head: head, config: config)
+
+        let runtime = try await models.runtime(
+            config: config, gitDirectory: repository.git.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
+        defer { runtime.shutdown() }
+        let evaluator = Evaluator(
+            client: runtime.taskClient, scorer: makeScorer(config.metric, judge: runtime.optimizerClient, root: repository.root),
+            settings: config.model)
+        let bar = ProgressBar(name: "holdout \(base.short) and \(head.short)", total: 2 * check.holdout.count, enabled: !json)
+        let result = try await check.run(evaluator: evaluator, progress: { bar.advance(cached: $0.cached) })
+        bar.finish()
+        let usage = await runtime.accounting.totals
+
+        if json {
+            try printJSON(RegressionTable.Output(result))
+        } else {
+            print(RegressionTable.render(result, model: config.model.name, terminal: .standardOutput))
+            print(UsageLine.render(usage))
+        }
+        if !result.passed {
+            throw CommandFailure(message: "\(head.short) fails the preservation rule against \(base.short): \(result.verdict.text)")
+        }
     }
 }
