@@ -82,6 +82,12 @@ public final class ModelRuntime: @unchecked Sendable {
     }
 
     /// Stops any local server this runtime started.
+    /// The evaluator of a configuration: the task model, the metric's scorer (a judge asks the
+    /// optimizer model), the task model's settings.
+    public func evaluator(for config: GradConfig, root: URL) -> Evaluator {
+        Evaluator(client: taskClient, scorer: makeScorer(config.metric, judge: optimizerClient, root: root), settings: config.model)
+    }
+
     public func shutdown() {
         servers.forEach { $0.stop() }
         servers = []

@@ -168,10 +168,10 @@ public struct OptimizerRun: Sendable {
         let search = manifest.search
         let projected = Self.projectedCalls(search: search, holdout: holdout.count, test: test.count)
         notices.append(.projection(calls: projected, cost: estimateCost(calls: projected)))
-        let scorer = makeScorer(config.metric, judge: runtime.optimizerClient, root: await recorder.root)
+        let evaluator = runtime.evaluator(for: config, root: await recorder.root)
         let context = RunContext(
             request: request, manifest: manifest, search: search, runID: try RunID(manifest.run), train: train, holdout: holdout,
-            evaluator: Evaluator(client: runtime.taskClient, scorer: scorer, settings: config.model), system: system,
+            evaluator: evaluator, system: system,
             promptPath: config.task.prompt, inputFields: config.task.inputFields,
             excludedIDs: Set((holdout + test).map(\.id)),
             excludedInputs: Set((holdout + test).map { DemosOperator.inputKey($0, fields: config.task.inputFields) }))

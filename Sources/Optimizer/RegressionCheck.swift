@@ -43,11 +43,11 @@ public struct RegressionCheck {
 
     public func run(evaluator: Evaluator, progress: (@Sendable (ExampleOutcome) -> Void)? = nil) async throws -> Result {
         let config = base.config
-        let labels = config.metric.kind == .choice ? config.metric.labels : []
+        let labels = config.metric.classLabels
         let baseline = try await evaluator.evaluate(prompt: base.prompt, examples: holdout, progress: progress)
         let verifier = Verifier(
             evaluator: evaluator, rule: PreservationRule(config.search), earlyStop: false,
-            audit: AuditSettings(mode: config.search.prevalence, labels: labels, collapseShare: config.search.collapseShare))
+            audit: AuditSettings(config.search, metric: config.metric))
         let verdict = try await verifier.verify(candidate: head.prompt, holdout: holdout, baseline: baseline, progress: progress)
         let headByID = Dictionary(verdict.outcomes.map { ($0.example.id, $0) }, uniquingKeysWith: { first, _ in first })
         let flips = baseline.compactMap { before -> Flip? in

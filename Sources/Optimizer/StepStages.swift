@@ -125,9 +125,7 @@ extension OptimizerRun {
         }
         let verifier = Verifier(
             evaluator: context.evaluator, rule: PreservationRule(context.search),
-            audit: AuditSettings(
-                mode: context.search.prevalence, labels: config.metric.kind == .choice ? config.metric.labels : [],
-                collapseShare: context.search.collapseShare))
+            audit: AuditSettings(context.search, metric: config.metric))
         return try await verifier.verify(
             candidate: context.pair(candidate.text), holdout: holdout, baseline: state.baseline,
             progress: progressReporter(name, total: holdout.count))

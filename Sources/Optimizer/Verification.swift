@@ -133,6 +133,11 @@ public struct AuditSettings: Sendable, Equatable {
         self.labels = labels
         self.collapseShare = collapseShare
     }
+
+    /// The audit grad.toml asks for: its mode and collapse share, over the metric's classes.
+    public init(_ search: SearchSettings, metric: MetricSettings) {
+        self.init(mode: search.prevalence, labels: metric.classLabels, collapseShare: search.collapseShare)
+    }
 }
 
 /// Stage 6: regularized verification of a candidate against the current prompt on the holdout

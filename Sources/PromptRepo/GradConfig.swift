@@ -87,6 +87,9 @@ public struct MetricSettings: Sendable, Equatable {
     public var kind: Kind
     /// For `choice`: the label set.
     public var labels: [String]
+    /// The classes per-class statistics and the prevalence audit look at: the label set of a
+    /// `choice` metric, none for the others.
+    public var classLabels: [String] { kind == .choice ? labels : [] }
     /// For `number`: allowed absolute difference.
     public var tolerance: Double
     /// For `regex`: the pattern, with `{{target}}` replaced by the escaped target.

@@ -9,6 +9,8 @@ public struct LabelMove: Sendable, Equatable {
     /// The labelled prompt version; nil when the move removed the label.
     public let target: ObjectID?
     public let previousTarget: ObjectID?
+    /// The label commit of the move before this one; nil for the first move.
+    public let previousMove: ObjectID?
     public let reason: String
     public let movedBy: Signature
 }
@@ -63,7 +65,7 @@ public struct Labels {
         while limit.map({ moves.count < $0 }) ?? true {
             let move = try move(at: next, label: name)
             moves.append(move)
-            guard let previous = try previousLabelCommit(of: move) else { break }
+            guard let previous = move.previousMove else { break }
             next = previous
         }
         return moves
@@ -128,14 +130,11 @@ public struct Labels {
               let fromText = message.value(Key.from) else { throw damaged }
         let target = try Self.objectID(targetText, or: damaged)
         if let target, record.parents.last != target { throw damaged }
+        // Parents: the previous move (if any), then the target (unless the move removed the label).
+        let previousMove = target == nil ? record.parents.first : (record.parents.count == 2 ? record.parents[0] : nil)
         return LabelMove(
             label: label, commit: commit, target: target, previousTarget: try Self.objectID(fromText, or: damaged),
-            reason: message.body, movedBy: record.author)
-    }
-
-    private func previousLabelCommit(of move: LabelMove) throws -> ObjectID? {
-        let parents = try git.commit(move.commit).parents
-        return move.target == nil ? parents.first : (parents.count == 2 ? parents[0] : nil)
+            previousMove: previousMove, reason: message.body, movedBy: record.author)
     }
 
     private static func objectID(_ text: String, or error: PromptRepoError) throws -> ObjectID? {

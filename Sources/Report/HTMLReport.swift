@@ -44,7 +44,7 @@ public struct ReportBuilder: Sendable {
             title: "git-grad experiment \(id)", body: HTMLReport.experimentSection(report, manifest: manifest, runs: records, labels: labels(config)))
     }
 
-    func labels(_ config: GradConfig) -> [String] { config.metric.kind == .choice ? config.metric.labels : [] }
+    func labels(_ config: GradConfig) -> [String] { config.metric.classLabels }
 }
 
 enum HTMLReport {

@@ -34,9 +34,7 @@ struct BisectOptions: ParsableArguments {
         let runtime = try await models.runtime(
             config: config, gitDirectory: repository.git.gitDirectory, quiet: quiet, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
-        let evaluator = Evaluator(
-            client: runtime.taskClient, scorer: makeScorer(config.metric, judge: runtime.optimizerClient, root: repository.root),
-            settings: config.model)
+        let evaluator = runtime.evaluator(for: config, root: repository.root)
         let found = try await bisect.run { commit in
             let bar = ProgressBar(name: "\(split.rawValue) \(commit.short)", total: bisect.examples.count, enabled: !quiet)
             defer { bar.finish() }

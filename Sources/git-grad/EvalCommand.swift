@@ -33,13 +33,11 @@ struct EvalCommand: AsyncParsableCommand {
         let runtime = try await models.runtime(
             config: config, gitDirectory: repository.git.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
-        let evaluator = Evaluator(
-            client: runtime.taskClient, scorer: makeScorer(config.metric, judge: runtime.optimizerClient, root: repository.root),
-            settings: config.model)
+        let evaluator = runtime.evaluator(for: config, root: repository.root)
         let bar = ProgressBar(name: "\(split.rawValue) \(commit.short)", total: examples.count, enabled: !json)
         let outcomes = try await evaluator.evaluate(prompt: prompt, examples: examples, progress: { bar.advance(cached: $0.cached) })
         bar.finish()
-        let statistics = SplitStatistics(outcomes: outcomes, labels: config.metric.kind == .choice ? config.metric.labels : [])
+        let statistics = SplitStatistics(outcomes: outcomes, labels: config.metric.classLabels)
 
         let blob = try repository.promptBlob(config.task.prompt, at: commit)?.hex ?? ""
         let note = EvaluationNote.recording(

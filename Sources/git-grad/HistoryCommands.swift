@@ -301,9 +301,7 @@ struct CheckCommand: AsyncParsableCommand {
         let runtime = try await models.runtime(
             config: config, gitDirectory: repository.git.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
-        let evaluator = Evaluator(
-            client: runtime.taskClient, scorer: makeScorer(config.metric, judge: runtime.optimizerClient, root: repository.root),
-            settings: config.model)
+        let evaluator = runtime.evaluator(for: config, root: repository.root)
         let bar = ProgressBar(name: "holdout \(base.short) and \(head.short)", total: 2 * check.holdout.count, enabled: !json)
         let result = try await check.run(evaluator: evaluator, progress: { bar.advance(cached: $0.cached) })
         bar.finish()
