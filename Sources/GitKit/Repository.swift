@@ -114,6 +114,27 @@ public final class Repository {
         return git_odb_exists(odb, &oid) != 0
     }
 
+    /// What kind of object an id names, nil when the object database does not hold it.
+    /// The corresponding libgit2 function is `git_odb_read_header`.
+    public func objectKind(_ id: ObjectID) throws -> ObjectKind? {
+        var odb: OpaquePointer?
+        try check(git_repository_odb(&odb, pointer), "git_repository_odb")
+        defer { git_odb_free(odb) }
+        var oid = id.raw
+        var size = 0
+        var type = GIT_OBJECT_INVALID
+        let code = git_odb_read_header(&size, &type, odb, &oid)
+        if code == GIT_ENOTFOUND.rawValue { return nil }
+        try check(code, "git_odb_read_header", reference: "object \(id.short)")
+        switch type {
+        case GIT_OBJECT_COMMIT: return .commit
+        case GIT_OBJECT_TREE: return .tree
+        case GIT_OBJECT_BLOB: return .blob
+        case GIT_OBJECT_TAG: return .tag
+        default: throw GitError.invalidArgument("object \(id.short) has an unknown type")
+        }
+    }
+
     // MARK: - Blobs
 
     /// Writes `data` as a blob. The corresponding libgit2 function is `git_blob_create_from_buffer`.
@@ -153,4 +174,9 @@ public final class Repository {
         }
         return counter.count
     }
+}
+
+/// The four kinds of git object.
+public enum ObjectKind: String, Sendable, Equatable {
+    case commit, tree, blob, tag
 }

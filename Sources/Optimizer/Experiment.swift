@@ -285,15 +285,15 @@ extension GitRecorder {
             }
             return
         }
-        let blob = try repository.git.createBlob(try RunManifest.encoder.encode(manifest))
-        try repository.git.updateReference(reference, to: blob, expecting: nil, logMessage: "git-grad: experiment")
+        try ManifestStore(repository).write(
+            try RunManifest.encoder.encode(manifest), to: reference, replacing: nil, message: "git-grad: experiment \(manifest.id)")
     }
 
     /// The experiment named `id`, nil when there is none.
     public func experiment(_ id: String) throws -> ExperimentManifest? {
-        guard let blob = try repository.git.referenceTarget(ExperimentManifest.reference(id)) else { return nil }
         do {
-            return try RunManifest.decoder.decode(ExperimentManifest.self, from: try repository.git.blobData(blob))
+            guard let stored = try ManifestStore(repository).read(ExperimentManifest.reference(id)) else { return nil }
+            return try RunManifest.decoder.decode(ExperimentManifest.self, from: stored.data)
         } catch {
             throw PromptRepoError.format(
                 "the manifest of experiment \(id) (\(ExperimentManifest.reference(id))) cannot be read; remove it with `git update-ref -d \(ExperimentManifest.reference(id))`")
@@ -318,8 +318,7 @@ extension GitRecorder {
         let run = experiment.runID(cell: cell, seed: seed)
         var result = ExperimentRunResult(
             cell: experiment.grid.cells[cell].name, seed: seed, run: run, status: "not started", accepted: 0, examples: [:])
-        guard let manifestBlob = try repository.git.referenceTarget(RunManifest.reference(run)) else { return result }
-        let manifest = try decodeManifest(manifestBlob, run: run)
+        guard let manifest = try runManifest(run) else { return result }
         result.status = manifest.status
         result.calls = manifest.usage?.calls
         result.tokens = manifest.usage?.tokens

@@ -3,8 +3,8 @@ import GitKit
 import LLM
 import PromptRepo
 
-/// Settings of a run, stored as a JSON blob under `refs/grad/runs/<run>` so `--resume` continues
-/// with exactly the settings the run started with.
+/// Settings of a run, stored under `refs/grad/runs/<run>` (a `ManifestStore` commit holding
+/// manifest.json) so `--resume` continues with exactly the settings the run started with.
 public struct RunManifest: Codable, Sendable, Equatable {
     public var run: String
     public var started: Date
@@ -183,9 +183,9 @@ public actor GitRecorder {
     public func recordRunIfNew(_ manifest: RunManifest) throws {
         let reference = RunManifest.reference(manifest.run)
         guard try repository.git.referenceTarget(reference) == nil else { return }
-        let blob = try repository.git.createBlob(try RunManifest.encoder.encode(manifest))
         do {
-            try repository.git.updateReference(reference, to: blob, expecting: nil, logMessage: "git-grad: run manifest")
+            try ManifestStore(repository).write(
+                try RunManifest.encoder.encode(manifest), to: reference, replacing: nil, message: "git-grad: run \(manifest.run) started")
         } catch GitError.referenceMoved {
             // Another process recorded it first: its candidate branches will collide loudly.
         }
@@ -199,15 +199,15 @@ public actor GitRecorder {
     /// Marks a recorded run as ended (`finished`, or `stopped: why`), so `--resume` without an id
     /// never picks it. A run that recorded nothing stays unrecorded.
     public func markRunEnded(_ run: String, outcome: String, usage: UsageTotals? = nil, wallSeconds: Double? = nil) throws {
-        let reference = RunManifest.reference(run)
-        guard let current = try repository.git.referenceTarget(reference) else { return }
-        var manifest = try decodeManifest(current, run: run)
+        guard let (current, stored) = try storedRunManifest(run) else { return }
+        var manifest = stored
         manifest.ended = Date()
         manifest.outcome = outcome
         manifest.usage = usage ?? manifest.usage
         manifest.wallSeconds = wallSeconds ?? manifest.wallSeconds
-        let blob = try repository.git.createBlob(try RunManifest.encoder.encode(manifest))
-        try repository.git.updateReference(reference, to: blob, expecting: current, logMessage: "git-grad: run \(outcome)")
+        try ManifestStore(repository).write(
+            try RunManifest.encoder.encode(manifest), to: RunManifest.reference(run), replacing: current,
+            message: "git-grad: run \(run) \(outcome)")
     }
 
     /// Packs the loose objects and references a run wrote (see `Repository.packLooseObjects`).
@@ -216,14 +216,19 @@ public actor GitRecorder {
     /// Every recorded run, oldest first. A manifest that cannot be read is an error naming it,
     /// never a run silently left out.
     public func manifests() throws -> [RunManifest] {
-        try repository.git.references(matching: "refs/grad/runs/*").map { reference in
-            try decodeManifest(reference.target, run: String(reference.name.dropFirst("refs/grad/runs/".count)))
+        try repository.git.references(matching: "refs/grad/runs/*").compactMap { reference in
+            try runManifest(String(reference.name.dropFirst("refs/grad/runs/".count)))
         }.sorted { ($0.started, $0.run) < ($1.started, $1.run) }
     }
 
-    func decodeManifest(_ blob: ObjectID, run: String) throws -> RunManifest {
+    /// The manifest of `run`, nil when the run was never recorded.
+    public func runManifest(_ run: String) throws -> RunManifest? { try storedRunManifest(run)?.manifest }
+
+    /// The manifest of `run` with the id of the version read, for a compare-and-swap rewrite.
+    func storedRunManifest(_ run: String) throws -> (version: ObjectID, manifest: RunManifest)? {
         do {
-            return try RunManifest.decoder.decode(RunManifest.self, from: try repository.git.blobData(blob))
+            guard let stored = try ManifestStore(repository).read(RunManifest.reference(run)) else { return nil }
+            return (stored.id, try RunManifest.decoder.decode(RunManifest.self, from: stored.data))
         } catch {
             throw PromptRepoError.format(
                 "the manifest of run \(run) (refs/grad/runs/\(run)) cannot be read; remove the run with `git grad runs drop \(run) --force`")

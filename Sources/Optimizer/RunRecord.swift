@@ -58,10 +58,9 @@ public struct RunRecord: Sendable, Encodable {
 extension GitRecorder {
     /// Reads one run's record from git. Throws when the run does not exist.
     public func runRecord(_ run: String, promptPath: String) throws -> RunRecord {
-        guard let blob = try repository.git.referenceTarget(RunManifest.reference(run)) else {
+        guard let manifest = try runManifest(run) else {
             throw PromptRepoError.format("no run named \(run); `git grad runs` lists the runs")
         }
-        let manifest = try decodeManifest(blob, run: run)
         let git = repository.git
         let trunk = manifest.trunkBranch
         let runID = try RunID(run)

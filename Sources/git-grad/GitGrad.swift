@@ -16,7 +16,8 @@ struct GitGrad: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, EvalCommand.self, OptimizeCommand.self, LogCommand.self, ShowCommand.self, DiffCommand.self,
             RevertCommand.self, CheckCommand.self, RunsCommand.self, ExperimentCommand.self, ReportCommand.self, ModelCommand.self,
-            LabelCommand.self, BlameCommand.self, BisectCommand.self, CompletionCommand.self,
+            LabelCommand.self, BlameCommand.self, BisectCommand.self, PushCommand.self, PullCommand.self, RemoteCommand.self,
+            CompletionCommand.self,
         ])
 
     /// Runs the command and turns every error into one line on stderr and a non-zero exit.

@@ -80,13 +80,13 @@ import Testing
             let flags = ["--vary", "operators=demos,rewrite"] + Self.modelFlags(server)
             let first = try grad(["experiment", "--name", "cut", "--seeds", "1-2", "--steps", "1", "--stop-after-runs", "1"] + flags, in: repo)
             #expect(first.contains("experiment --resume cut"))
-            let finished = try git("cat-file", "-p", "refs/grad/runs/cut-c1-s1", in: repo)
+            let finished = try git("cat-file", "-p", "refs/grad/runs/cut-c1-s1:manifest.json", in: repo)
             #expect(finished.contains("\"outcome\" : \"finished\""))
             #expect(try git("for-each-ref", "refs/grad/runs", in: repo).split(separator: "\n").count == 1)
             let resumed = try grad(["experiment", "--resume", "cut", "--json"] + Self.modelFlags(server), in: repo)
             let report = try Self.json(resumed)
             #expect(report["complete"] as? Bool == true)
-            #expect(try git("cat-file", "-p", "refs/grad/runs/cut-c1-s1", in: repo) == finished)  // not run again
+            #expect(try git("cat-file", "-p", "refs/grad/runs/cut-c1-s1:manifest.json", in: repo) == finished)  // not run again
             #expect(try git("for-each-ref", "refs/grad/runs", in: repo).split(separator: "\n").count == 4)
             let again = try runGrad(["experiment", "--name", "cut", "--vary", "operators=rewrite"] + Self.modelFlags(server), in: repo)
             #expect(again.status != 0)

@@ -288,12 +288,39 @@ struct RunsCommandTests {
         defer { server.stop() }
         try withSampleRepository { repo in
             try grad(["optimize", "--steps", "1", "--run", "typed", "--stop-after-candidates", "1"] + fakeModel(server), in: repo)
-            let manifest = try git("cat-file", "-p", "refs/grad/runs/typed", in: repo)
+            let manifest = try git("cat-file", "-p", "refs/grad/runs/typed:manifest.json", in: repo)
             #expect(manifest.contains("\"selection\" : \"validated\""))
             let edited = manifest.replacingOccurrences(of: "\"selection\" : \"validated\"", with: "\"selection\" : \"optimistic\"")
             let blob = try git(["hash-object", "-w", "--stdin"], in: repo, stdin: edited).trimmingCharacters(in: .whitespacesAndNewlines)
             try git("update-ref", "refs/grad/runs/typed", blob, in: repo)
             try expectCleanFailure(["optimize", "--resume", "--run", "typed"] + fakeModel(server), in: repo, mentioning: "the manifest of run typed")
+        }
+    }
+
+    /// A manifest is a commit so it can be pushed (libgit2 refuses references at blobs) and has a
+    /// history; a manifest an earlier version wrote as a bare blob still resumes, and ends a commit.
+    @Test("a run manifest is a commit with a history; an older blob manifest resumes and becomes one")
+    func manifestCommitsAndOlderBlobs() throws {
+        let server = OptimizeCommandTests.server()
+        try server.start()
+        defer { server.stop() }
+        try withSampleRepository { repo in
+            try grad(["optimize", "--steps", "1", "--run", "kept"] + fakeModel(server), in: repo)
+            #expect(try git("cat-file", "-t", "refs/grad/runs/kept", in: repo).hasPrefix("commit"))
+            #expect(lines(try git("log", "--format=%s", "refs/grad/runs/kept", in: repo)) == ["git-grad: run kept finished", "git-grad: run kept started"])
+            #expect(try git("ls-tree", "--name-only", "refs/grad/runs/kept", in: repo) == "manifest.json\n")
+            try git("fsck", "--strict", in: repo)
+        }
+        try withSampleRepository { repo in
+            try grad(["optimize", "--steps", "1", "--run", "old", "--stop-after-candidates", "1"] + fakeModel(server), in: repo)
+            let json = try git("cat-file", "-p", "refs/grad/runs/old:manifest.json", in: repo)
+            let blob = try git(["hash-object", "-w", "--stdin"], in: repo, stdin: json).trimmingCharacters(in: .whitespacesAndNewlines)
+            try git("update-ref", "refs/grad/runs/old", blob, in: repo)
+            #expect(try grad("runs", in: repo).contains("old"))
+            try grad(["optimize", "--resume", "--run", "old"] + fakeModel(server), in: repo)
+            #expect(try git("cat-file", "-t", "refs/grad/runs/old", in: repo).hasPrefix("commit"))
+            #expect(try git("cat-file", "-p", "refs/grad/runs/old:manifest.json", in: repo).contains("\"outcome\" : \"finished\""))
+            try git("fsck", "--strict", in: repo)
         }
     }
 
