@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 /// A file whose working-tree or index state differs from HEAD.
@@ -58,14 +58,12 @@ extension Repository {
 
     private func checkoutTree(_ tree: ObjectID, baseline: ObjectID?) throws {
         guard workingDirectory != nil else { throw GitError.bareRepository(gitDirectory.path) }
-        var treeOID = tree.raw
-        var treeObject: OpaquePointer?
-        try check(git_tree_lookup(&treeObject, pointer, &treeOID), "git_tree_lookup")
-        defer { git_tree_free(treeObject) }
-        var baselineObject: OpaquePointer?
-        defer { git_tree_free(baselineObject) }
-        if var oid = baseline?.raw { try check(git_tree_lookup(&baselineObject, pointer, &oid), "git_tree_lookup") }
+        try withObject(tree, .tree) { treeObject in
+            try withObject(ifAny: baseline, .tree) { baselineObject in try checkout(treeObject, baseline: baselineObject) }
+        }
+    }
 
+    private func checkout(_ treeObject: OpaquePointer, baseline baselineObject: OpaquePointer?) throws {
         var options = git_checkout_options()
         try check(git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION)), "git_checkout_options_init")
         options.checkout_strategy = GIT_CHECKOUT_SAFE.rawValue

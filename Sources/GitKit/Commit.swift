@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 /// A commit copied out of libgit2.
@@ -21,21 +21,19 @@ public struct Commit: Sendable, Equatable {
 extension Repository {
     /// Reads a commit. The corresponding libgit2 function is `git_commit_lookup`.
     public func commit(_ id: ObjectID) throws -> Commit {
-        var oid = id.raw
-        var commit: OpaquePointer?
-        try check(git_commit_lookup(&commit, pointer, &oid), "git_commit_lookup", reference: "commit \(id.short)")
-        defer { git_commit_free(commit) }
-        let parentCount = git_commit_parentcount(commit)
-        let parents = (0..<parentCount).map { ObjectID(git_commit_parent_id(commit, $0)!) }
-        return Commit(
-            id: id,
-            tree: ObjectID(git_commit_tree_id(commit)!),
-            parents: parents,
-            message: git_commit_message(commit).map { String(cString: $0) } ?? "",
-            summary: git_commit_summary(commit).map { String(cString: $0) } ?? "",
-            body: git_commit_body(commit).map { String(cString: $0) } ?? "",
-            author: Signature(git_commit_author(commit)!),
-            committer: Signature(git_commit_committer(commit)!))
+        try withObject(id, .commit) { commit in
+            let parentCount = git_commit_parentcount(commit)
+            let parents = (0..<parentCount).map { ObjectID(git_commit_parent_id(commit, $0)!) }
+            return Commit(
+                id: id,
+                tree: ObjectID(git_commit_tree_id(commit)!),
+                parents: parents,
+                message: git_commit_message(commit).map { String(cString: $0) } ?? "",
+                summary: git_commit_summary(commit).map { String(cString: $0) } ?? "",
+                body: git_commit_body(commit).map { String(cString: $0) } ?? "",
+                author: Signature(git_commit_author(commit)!),
+                committer: Signature(git_commit_committer(commit)!))
+        }
     }
 
     /// Writes a commit and, when `updateReference` is given, moves that reference to it in the
@@ -53,29 +51,20 @@ extension Repository {
     ) throws -> ObjectID {
         let author = author ?? defaultSignature()
         let committer = committer ?? author
-        var treeOID = tree.raw
-        var treeObject: OpaquePointer?
-        try check(git_tree_lookup(&treeObject, pointer, &treeOID), "git_tree_lookup", reference: "tree \(tree.short)")
-        defer { git_tree_free(treeObject) }
-
-        var parentObjects: [OpaquePointer?] = []
-        defer { parentObjects.forEach { git_commit_free($0) } }
-        for parent in parents {
-            var oid = parent.raw
-            var object: OpaquePointer?
-            try check(git_commit_lookup(&object, pointer, &oid), "git_commit_lookup", reference: "commit \(parent.short)")
-            parentObjects.append(object)
-        }
-
         var oid = git_oid()
-        try author.withGitSignature { authorSignature in
-            try committer.withGitSignature { committerSignature in
-                try parentObjects.withUnsafeMutableBufferPointer { buffer in
-                    try check(
-                        git_commit_create(
-                            &oid, pointer, updateReference, authorSignature, committerSignature, "UTF-8", message,
-                            treeObject, parents.count, buffer.baseAddress),
-                        "git_commit_create", reference: updateReference)
+        try withObject(tree, .tree) { treeObject in
+            try withObjects(parents, .commit) { parentObjects in
+                try author.withGitSignature { authorSignature in
+                    try committer.withGitSignature { committerSignature in
+                        var parentObjects = parentObjects
+                        try parentObjects.withUnsafeMutableBufferPointer { buffer in
+                            try check(
+                                git_commit_create(
+                                    &oid, pointer, updateReference, authorSignature, committerSignature, "UTF-8", message,
+                                    treeObject, parents.count, buffer.baseAddress),
+                                "git_commit_create", reference: updateReference)
+                        }
+                    }
                 }
             }
         }

@@ -1,15 +1,14 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 extension Repository {
     /// The unified patch between two trees, limited to `paths` when given (pathspecs).
     /// The corresponding libgit2 functions are `git_diff_tree_to_tree` and `git_diff_to_buf`.
     public func diffTrees(_ old: ObjectID?, _ new: ObjectID?, paths: [String] = [], contextLines: UInt32 = 3) throws -> String {
-        var oldTree: OpaquePointer?, newTree: OpaquePointer?
-        defer { git_tree_free(oldTree); git_tree_free(newTree) }
-        if var oid = old?.raw { try check(git_tree_lookup(&oldTree, pointer, &oid), "git_tree_lookup") }
-        if var oid = new?.raw { try check(git_tree_lookup(&newTree, pointer, &oid), "git_tree_lookup") }
+        try withTrees(old, new) { oldTree, newTree in try patch(oldTree, newTree, paths: paths, contextLines: contextLines) }
+    }
 
+    private func patch(_ oldTree: OpaquePointer?, _ newTree: OpaquePointer?, paths: [String], contextLines: UInt32) throws -> String {
         var options = git_diff_options()
         try check(git_diff_options_init(&options, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init")
         options.context_lines = contextLines
@@ -30,18 +29,21 @@ extension Repository {
 
     /// Paths that differ between two trees. The corresponding libgit2 function is `git_diff_tree_to_tree`.
     public func changedPaths(_ old: ObjectID?, _ new: ObjectID?) throws -> [String] {
-        var oldTree: OpaquePointer?, newTree: OpaquePointer?
-        defer { git_tree_free(oldTree); git_tree_free(newTree) }
-        if var oid = old?.raw { try check(git_tree_lookup(&oldTree, pointer, &oid), "git_tree_lookup") }
-        if var oid = new?.raw { try check(git_tree_lookup(&newTree, pointer, &oid), "git_tree_lookup") }
-        var diff: OpaquePointer?
-        try check(git_diff_tree_to_tree(&diff, pointer, oldTree, newTree, nil), "git_diff_tree_to_tree")
-        defer { git_diff_free(diff) }
-        return (0..<git_diff_num_deltas(diff)).compactMap { index in
-            guard let delta = git_diff_get_delta(diff, index) else { return nil }
-            let file = delta.pointee.new_file.path ?? delta.pointee.old_file.path
-            return file.map { String(cString: $0) }
+        try withTrees(old, new) { oldTree, newTree in
+            var diff: OpaquePointer?
+            try check(git_diff_tree_to_tree(&diff, pointer, oldTree, newTree, nil), "git_diff_tree_to_tree")
+            defer { git_diff_free(diff) }
+            return (0..<git_diff_num_deltas(diff)).compactMap { index in
+                guard let delta = git_diff_get_delta(diff, index) else { return nil }
+                let file = delta.pointee.new_file.path ?? delta.pointee.old_file.path
+                return file.map { String(cString: $0) }
+            }
         }
+    }
+
+    /// Two trees, either of which may be absent (the empty tree), for a tree-to-tree diff.
+    private func withTrees<T>(_ old: ObjectID?, _ new: ObjectID?, _ body: (OpaquePointer?, OpaquePointer?) throws -> T) throws -> T {
+        try withObject(ifAny: old, .tree) { oldTree in try withObject(ifAny: new, .tree) { newTree in try body(oldTree, newTree) } }
     }
 }
 

@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 
 /// What libgit2 reported about a failed call, read from `git_error_last` right after it failed.
 public struct LibGit2Failure: Sendable, Equatable, CustomStringConvertible {
@@ -90,4 +90,12 @@ func lastFailure(_ code: Int32, _ function: String) -> LibGit2Failure {
         return LibGit2Failure(function: function, code: code, errorClass: error.pointee.klass, message: message)
     }
     return LibGit2Failure(function: function, code: code, errorClass: 0, message: "no error message")
+}
+
+/// `check` for calls where "not found" is an answer rather than a failure: false when libgit2
+/// found nothing, true on success, and a thrown `GitError` for anything else.
+func found(_ code: Int32, _ function: String, reference: String? = nil) throws -> Bool {
+    if code == GIT_ENOTFOUND.rawValue { return false }
+    try check(code, function, reference: reference)
+    return true
 }

@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 
 extension Repository {
     /// Makes the on-disk index match `tree`, so `git status` agrees with a commit that was written
@@ -8,11 +8,7 @@ extension Repository {
         var index: OpaquePointer?
         try check(git_repository_index(&index, pointer), "git_repository_index")
         defer { git_index_free(index) }
-        var oid = tree.raw
-        var treeObject: OpaquePointer?
-        try check(git_tree_lookup(&treeObject, pointer, &oid), "git_tree_lookup")
-        defer { git_tree_free(treeObject) }
-        try check(git_index_read_tree(index, treeObject), "git_index_read_tree")
+        try withObject(tree, .tree) { try check(git_index_read_tree(index, $0), "git_index_read_tree") }
         try check(git_index_write(index), "git_index_write")
     }
 }

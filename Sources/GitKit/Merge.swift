@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 extension Repository {
@@ -6,18 +6,14 @@ extension Repository {
     /// new tree objects changes. Conflicts throw `GitError.conflicts` with their paths.
     /// The corresponding libgit2 functions are `git_merge_commits` and `git_index_write_tree_to`.
     public func mergeTree(ours: ObjectID, theirs: ObjectID) throws -> ObjectID {
-        var oursOID = ours.raw, theirsOID = theirs.raw
-        var oursCommit: OpaquePointer?, theirsCommit: OpaquePointer?
-        try check(git_commit_lookup(&oursCommit, pointer, &oursOID), "git_commit_lookup", reference: "commit \(ours.short)")
-        defer { git_commit_free(oursCommit) }
-        try check(git_commit_lookup(&theirsCommit, pointer, &theirsOID), "git_commit_lookup", reference: "commit \(theirs.short)")
-        defer { git_commit_free(theirsCommit) }
-        var options = git_merge_options()
-        try check(git_merge_options_init(&options, UInt32(GIT_MERGE_OPTIONS_VERSION)), "git_merge_options_init")
-        var index: OpaquePointer?
-        try check(git_merge_commits(&index, pointer, oursCommit, theirsCommit, &options), "git_merge_commits")
-        defer { git_index_free(index) }
-        return try writeInMemoryIndex(index, operation: "merge of \(theirs.short) into \(ours.short)")
+        try withObjects([ours, theirs], .commit) { commits in
+            var options = git_merge_options()
+            try check(git_merge_options_init(&options, UInt32(GIT_MERGE_OPTIONS_VERSION)), "git_merge_options_init")
+            var index: OpaquePointer?
+            try check(git_merge_commits(&index, pointer, commits[0], commits[1], &options), "git_merge_commits")
+            defer { git_index_free(index) }
+            return try writeInMemoryIndex(index, operation: "merge of \(theirs.short) into \(ours.short)")
+        }
     }
 
     /// Writes a two-parent merge commit of `theirs` into `ours` and moves `updateReference` to it
@@ -35,21 +31,18 @@ extension Repository {
     /// commit the change is taken against `mainline` (1 = the first parent, as `git revert -m 1`).
     /// The corresponding libgit2 function is `git_revert_commit`.
     public func revertTree(_ commit: ObjectID, onto: ObjectID, mainline: UInt32? = nil) throws -> ObjectID {
-        var revertOID = commit.raw, ontoOID = onto.raw
-        var revertCommit: OpaquePointer?, ontoCommit: OpaquePointer?
-        try check(git_commit_lookup(&revertCommit, pointer, &revertOID), "git_commit_lookup", reference: "commit \(commit.short)")
-        defer { git_commit_free(revertCommit) }
-        try check(git_commit_lookup(&ontoCommit, pointer, &ontoOID), "git_commit_lookup", reference: "commit \(onto.short)")
-        defer { git_commit_free(ontoCommit) }
-        let isMerge = git_commit_parentcount(revertCommit) > 1
-        var options = git_merge_options()
-        try check(git_merge_options_init(&options, UInt32(GIT_MERGE_OPTIONS_VERSION)), "git_merge_options_init")
-        var index: OpaquePointer?
-        try check(
-            git_revert_commit(&index, pointer, revertCommit, ontoCommit, mainline ?? (isMerge ? 1 : 0), &options),
-            "git_revert_commit")
-        defer { git_index_free(index) }
-        return try writeInMemoryIndex(index, operation: "revert of \(commit.short)")
+        try withObjects([commit, onto], .commit) { commits in
+            let (revertCommit, ontoCommit) = (commits[0], commits[1])
+            let isMerge = git_commit_parentcount(revertCommit) > 1
+            var options = git_merge_options()
+            try check(git_merge_options_init(&options, UInt32(GIT_MERGE_OPTIONS_VERSION)), "git_merge_options_init")
+            var index: OpaquePointer?
+            try check(
+                git_revert_commit(&index, pointer, revertCommit, ontoCommit, mainline ?? (isMerge ? 1 : 0), &options),
+                "git_revert_commit")
+            defer { git_index_free(index) }
+            return try writeInMemoryIndex(index, operation: "revert of \(commit.short)")
+        }
     }
 
     /// Writes an in-memory index produced by a merge or revert as a tree, or reports its conflicts.

@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 extension Repository {
@@ -49,9 +49,7 @@ extension Repository {
     /// The note attached to `target`, or nil. The corresponding libgit2 function is `git_note_read`.
     public func note(on target: ObjectID, notesReference: String) throws -> String? {
         var note: OpaquePointer?, oid = target.raw
-        let code = git_note_read(&note, pointer, notesReference, &oid)
-        if code == GIT_ENOTFOUND.rawValue { return nil }
-        try check(code, "git_note_read", reference: notesReference)
+        guard try found(git_note_read(&note, pointer, notesReference, &oid), "git_note_read", reference: notesReference) else { return nil }
         defer { git_note_free(note) }
         return git_note_message(note).map { String(cString: $0) }
     }
@@ -67,8 +65,7 @@ extension Repository {
                 return 0
             }, Unmanaged.passUnretained(collector).toOpaque())
         }
-        if code == GIT_ENOTFOUND.rawValue { return [] }
-        try check(code, "git_note_foreach", reference: notesReference)
+        guard try found(code, "git_note_foreach", reference: notesReference) else { return [] }
         return collector.pairs.map { (annotated: $0.0, note: $0.1) }
     }
 }

@@ -1,39 +1,60 @@
-import CLibgit2
+internal import CLibgit2
+import Foundation
 
 /// A git object id (SHA-1), copied out of libgit2 so no libgit2 lifetime leaks.
+///
+/// The 20 bytes are kept as three big-endian words: equality and hashing are integer operations,
+/// and comparing the words compares the ids as their hex spellings compare.
 public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Comparable {
-    public let raw: git_oid
+    private let high: UInt64
+    private let middle: UInt64
+    private let low: UInt32
 
-    init(_ oid: git_oid) { self.raw = oid }
+    init(_ oid: git_oid) {
+        (high, middle, low) = withUnsafeBytes(of: oid.id) { bytes in
+            (UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+             UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+             UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self)))
+        }
+    }
 
-    init(_ pointer: UnsafePointer<git_oid>) { self.raw = pointer.pointee }
+    init(_ pointer: UnsafePointer<git_oid>) { self.init(pointer.pointee) }
+
+    /// The id as libgit2 takes it.
+    var raw: git_oid {
+        var oid = git_oid()
+        withUnsafeMutableBytes(of: &oid.id) { bytes in
+            bytes.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
+            bytes.storeBytes(of: middle.bigEndian, toByteOffset: 8, as: UInt64.self)
+            bytes.storeBytes(of: low.bigEndian, toByteOffset: 16, as: UInt32.self)
+        }
+        return oid
+    }
 
     /// Parses a full 40-character hex id. The corresponding libgit2 function is `git_oid_fromstr`.
     public init?(hex: String) {
         guard hex.count == 40, hex.allSatisfy(\.isHexDigit) else { return nil }
         var oid = git_oid()
         guard git_oid_fromstr(&oid, hex) == 0 else { return nil }
-        self.raw = oid
+        self.init(oid)
     }
 
     public var hex: String {
-        var copy = raw
-        var buffer = [CChar](repeating: 0, count: 41)
-        git_oid_tostr(&buffer, 41, &copy)
-        return String(decoding: buffer.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(40)
+        for (word, nibbles) in [(high, 16), (middle, 16), (UInt64(low), 8)] {
+            for shift in stride(from: (nibbles - 1) * 4, through: 0, by: -4) {
+                text.append(digits[Int((word >> UInt64(shift)) & 0xF)])
+            }
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     public var short: String { String(hex.prefix(7)) }
     public var description: String { hex }
 
-    public static func == (lhs: ObjectID, rhs: ObjectID) -> Bool {
-        var l = lhs.raw, r = rhs.raw
-        return git_oid_equal(&l, &r) != 0
+    public static func < (lhs: ObjectID, rhs: ObjectID) -> Bool {
+        (lhs.high, lhs.middle, lhs.low) < (rhs.high, rhs.middle, rhs.low)
     }
-
-    public func hash(into hasher: inout Hasher) { hasher.combine(hex) }
-
-    public static func < (lhs: ObjectID, rhs: ObjectID) -> Bool { lhs.hex < rhs.hex }
 }
-
-extension git_oid: @retroactive @unchecked Sendable {}

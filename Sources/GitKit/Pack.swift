@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 /// What `packLooseObjects` did.
@@ -85,15 +85,13 @@ extension Repository {
         var pending = try references(matching: "refs/*").map(\.target).filter { loose.contains($0) }
         while let id = pending.popLast() {
             guard seen.insert(id).inserted else { continue }
-            var oid = id.raw
-            var commit: OpaquePointer?
-            guard git_commit_lookup(&commit, pointer, &oid) == 0 else { continue }
-            defer { git_commit_free(commit) }
-            commits.append((id, git_commit_time(commit), ObjectID(git_commit_tree_id(commit)!)))
-            for index in 0..<git_commit_parentcount(commit) {
-                let parent = ObjectID(git_commit_parent_id(commit, index)!)
-                if loose.contains(parent) { pending.append(parent) }
-            }
+            // A loose object a reference reaches that is not a commit (a tag, a blob) is placed later.
+            guard let (time, tree, parents) = try? withObject(id, .commit, { commit in
+                (git_commit_time(commit), ObjectID(git_commit_tree_id(commit)!),
+                 (0..<git_commit_parentcount(commit)).map { ObjectID(git_commit_parent_id(commit, $0)!) })
+            }) else { continue }
+            commits.append((id, time, tree))
+            pending += parents.filter { loose.contains($0) }
         }
         var order: [(ObjectID, String?)] = []
         var inserted: Set<ObjectID> = []
@@ -104,15 +102,15 @@ extension Repository {
         }
         func addTree(_ id: ObjectID, path: String) {
             guard add(id, path) else { return }
-            var oid = id.raw
-            var tree: OpaquePointer?
-            guard git_tree_lookup(&tree, pointer, &oid) == 0 else { return }
-            defer { git_tree_free(tree) }
-            for index in 0..<git_tree_entrycount(tree) {
-                guard let entry = git_tree_entry_byindex(tree, index) else { continue }
-                let child = ObjectID(git_tree_entry_id(entry)!)
-                let name = path.isEmpty ? String(cString: git_tree_entry_name(entry)) : "\(path)/\(String(cString: git_tree_entry_name(entry)))"
-                if git_tree_entry_type(entry) == GIT_OBJECT_TREE { addTree(child, path: name) } else { _ = add(child, name) }
+            let entries = (try? withObject(id, .tree) { tree in
+                (0..<git_tree_entrycount(tree)).compactMap { index -> (ObjectID, String, Bool)? in
+                    guard let entry = git_tree_entry_byindex(tree, index) else { return nil }
+                    return (ObjectID(git_tree_entry_id(entry)!), String(cString: git_tree_entry_name(entry)), git_tree_entry_type(entry) == GIT_OBJECT_TREE)
+                }
+            }) ?? []
+            for (child, entryName, isTree) in entries {
+                let name = path.isEmpty ? entryName : "\(path)/\(entryName)"
+                if isTree { addTree(child, path: name) } else { _ = add(child, name) }
             }
         }
         for commit in commits.sorted(by: { $0.time > $1.time }) {

@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 
 /// A reference and the commit (or object) it points at.
 public struct ReferenceTarget: Sendable, Equatable {
@@ -11,9 +11,7 @@ extension Repository {
     /// exist. The corresponding libgit2 function is `git_reference_name_to_id`.
     public func referenceTarget(_ name: String) throws -> ObjectID? {
         var oid = git_oid()
-        let code = git_reference_name_to_id(&oid, pointer, name)
-        if code == GIT_ENOTFOUND.rawValue { return nil }
-        try check(code, "git_reference_name_to_id", reference: name)
+        guard try found(git_reference_name_to_id(&oid, pointer, name), "git_reference_name_to_id", reference: name) else { return nil }
         return ObjectID(oid)
     }
 
@@ -54,9 +52,7 @@ extension Repository {
     /// Deletes a reference; deleting one that does not exist is not an error.
     /// The corresponding libgit2 function is `git_reference_remove`.
     public func deleteReference(_ name: String) throws {
-        let code = git_reference_remove(pointer, name)
-        if code == GIT_ENOTFOUND.rawValue { return }
-        try check(code, "git_reference_remove", reference: name)
+        _ = try found(git_reference_remove(pointer, name), "git_reference_remove", reference: name)
     }
 
     /// References whose names match a glob such as `refs/heads/grad/*`, sorted by name.

@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 /// libgit2 must be initialised once per process before any other call; a global `let` is
@@ -123,9 +123,7 @@ public final class Repository {
         var oid = id.raw
         var size = 0
         var type = GIT_OBJECT_INVALID
-        let code = git_odb_read_header(&size, &type, odb, &oid)
-        if code == GIT_ENOTFOUND.rawValue { return nil }
-        try check(code, "git_odb_read_header", reference: "object \(id.short)")
+        guard try found(git_odb_read_header(&size, &type, odb, &oid), "git_odb_read_header", reference: "object \(id.short)") else { return nil }
         switch type {
         case GIT_OBJECT_COMMIT: return .commit
         case GIT_OBJECT_TREE: return .tree
@@ -150,13 +148,11 @@ public final class Repository {
 
     /// The bytes of a blob. The corresponding libgit2 function is `git_blob_lookup`.
     public func blobData(_ id: ObjectID) throws -> Data {
-        var oid = id.raw
-        var blob: OpaquePointer?
-        try check(git_blob_lookup(&blob, pointer, &oid), "git_blob_lookup", reference: "blob \(id.short)")
-        defer { git_blob_free(blob) }
-        let size = Int(git_blob_rawsize(blob))
-        guard size > 0, let content = git_blob_rawcontent(blob) else { return Data() }
-        return Data(bytes: content, count: size)
+        try withObject(id, .blob) { blob in
+            let size = Int(git_blob_rawsize(blob))
+            guard size > 0, let content = git_blob_rawcontent(blob) else { return Data() }
+            return Data(bytes: content, count: size)
+        }
     }
 
     /// Ids of the loose and packed objects: used by benchmarks to measure repository size.
@@ -175,6 +171,11 @@ public final class Repository {
         return counter.count
     }
 }
+
+// Stated in code, not only in the comment above: sending a Repository across isolation domains
+// is a compile-time error.
+@available(*, unavailable)
+extension Repository: Sendable {}
 
 /// The four kinds of git object.
 public enum ObjectKind: String, Sendable, Equatable {

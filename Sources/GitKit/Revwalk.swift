@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 
 extension Repository {
     /// Commits reachable from `start`, newest first (topological, then time order), optionally
@@ -38,9 +38,7 @@ extension Repository {
     /// The corresponding libgit2 function is `git_merge_base`.
     public func mergeBase(_ a: ObjectID, _ b: ObjectID) throws -> ObjectID? {
         var out = git_oid(), one = a.raw, two = b.raw
-        let code = git_merge_base(&out, pointer, &one, &two)
-        if code == GIT_ENOTFOUND.rawValue { return nil }
-        try check(code, "git_merge_base")
+        guard try found(git_merge_base(&out, pointer, &one, &two), "git_merge_base") else { return nil }
         return ObjectID(out)
     }
 }

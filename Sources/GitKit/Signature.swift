@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 /// An author or committer: a name, an email and a moment, copied out of libgit2.

@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 
 /// One `Key: value` line from a commit message's trailer block.
 public struct Trailer: Sendable, Equatable, Hashable {

@@ -1,4 +1,4 @@
-import CLibgit2
+internal import CLibgit2
 import Foundation
 
 /// One change to apply to a tree: write a file or remove one, at a slash-separated path.
@@ -21,13 +21,6 @@ extension Repository {
     /// Writes a new tree: `base` (or the empty tree) with `changes` applied; nested paths create
     /// the directories they need. The corresponding libgit2 function is `git_tree_create_updated`.
     public func updateTree(_ base: ObjectID?, applying changes: [TreeChange]) throws -> ObjectID {
-        // A nil baseline starts from the empty tree without writing it.
-        var baseTree: OpaquePointer?
-        if var baseOID = base?.raw {
-            try check(git_tree_lookup(&baseTree, pointer, &baseOID), "git_tree_lookup", reference: "tree \(base!.short)")
-        }
-        defer { git_tree_free(baseTree) }
-
         for change in changes {
             let path: String
             switch change {
@@ -59,24 +52,23 @@ extension Repository {
             return update
         }
         var oid = git_oid()
-        try check(git_tree_create_updated(&oid, pointer, baseTree, updates.count, &updates), "git_tree_create_updated")
+        // A nil baseline starts from the empty tree without writing it.
+        try withObject(ifAny: base, .tree) { baseTree in
+            try check(git_tree_create_updated(&oid, pointer, baseTree, updates.count, &updates), "git_tree_create_updated")
+        }
         return ObjectID(oid)
     }
 
     /// The blob id at `path` in `tree`, or nil when the path is absent.
     /// The corresponding libgit2 function is `git_tree_entry_bypath`.
     public func blobID(at path: String, inTree tree: ObjectID) throws -> ObjectID? {
-        var treeOID = tree.raw
-        var treeObject: OpaquePointer?
-        try check(git_tree_lookup(&treeObject, pointer, &treeOID), "git_tree_lookup", reference: "tree \(tree.short)")
-        defer { git_tree_free(treeObject) }
-        var entry: OpaquePointer?
-        let code = git_tree_entry_bypath(&entry, treeObject, path)
-        if code == GIT_ENOTFOUND.rawValue { return nil }
-        try check(code, "git_tree_entry_bypath")
-        defer { git_tree_entry_free(entry) }
-        guard git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return nil }
-        return ObjectID(git_tree_entry_id(entry)!)
+        try withObject(tree, .tree) { treeObject in
+            var entry: OpaquePointer?
+            guard try found(git_tree_entry_bypath(&entry, treeObject, path), "git_tree_entry_bypath") else { return nil }
+            defer { git_tree_entry_free(entry) }
+            guard git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return nil }
+            return ObjectID(git_tree_entry_id(entry)!)
+        }
     }
 
     /// The contents of the file at `path` in a commit, or nil when the commit has no such file.
@@ -87,13 +79,9 @@ extension Repository {
 
     /// Paths of all blobs in a tree, recursively. The corresponding libgit2 function is `git_tree_walk`.
     public func filePaths(inTree tree: ObjectID) throws -> [String] {
-        var treeOID = tree.raw
-        var treeObject: OpaquePointer?
-        try check(git_tree_lookup(&treeObject, pointer, &treeOID), "git_tree_lookup")
-        defer { git_tree_free(treeObject) }
         final class Collector { var paths: [String] = [] }
         let collector = Collector()
-        try withExtendedLifetime(collector) {
+        try withObject(tree, .tree) { treeObject in
             try check(git_tree_walk(treeObject, GIT_TREEWALK_PRE, { root, entry, payload in
                 if git_tree_entry_type(entry) == GIT_OBJECT_BLOB {
                     let name = String(cString: git_tree_entry_name(entry))
@@ -103,6 +91,6 @@ extension Repository {
                 return 0
             }, Unmanaged.passUnretained(collector).toOpaque()), "git_tree_walk")
         }
-        return collector.paths
+        return withExtendedLifetime(collector) { collector.paths }
     }
 }

@@ -83,6 +83,29 @@ struct RepositoryTests {
         #expect(Set([id, ObjectID(hex: hex)!]).count == 1)
     }
 
+    /// ObjectID keeps its bytes as words: equality, hashing and order must still be those of the ids.
+    @Test("ObjectIDs differing in any byte are distinct, round-trip through libgit2, and order as their hex does")
+    func objectIDsOrderAndRoundTrip() throws {
+        try withTemporaryDirectory { url in
+            let repository = try Repository.create(at: url)
+            let ids = try (0..<200).map { try repository.createBlob("blob \($0)") }
+            #expect(Set(ids).count == 200)
+            #expect(ids.sorted().map(\.hex) == ids.map(\.hex).sorted())
+            for id in ids.prefix(20) {
+                #expect(try repository.objectKind(id) == .blob)
+                #expect(try git("cat-file", "-t", id.hex, in: url) == "blob\n")
+            }
+            let base = "00112233445566778899aabbccddeeff00112233"
+            for position in [0, 15, 16, 31, 32, 39] {
+                var changed = Array(base)
+                changed[position] = changed[position] == "f" ? "e" : "f"
+                #expect(ObjectID(hex: String(changed)) != ObjectID(hex: base), "hex digit \(position)")
+            }
+            #expect(try repository.objectKind(try #require(ObjectID(hex: base))) == nil)
+            #expect(try repository.objectKind(try repository.emptyTree()) == .tree)
+        }
+    }
+
     @Test("updateTree creates nested directories, replaces and removes files, and git lists the same tree")
     func treesWithNestedPaths() throws {
         try withRepository { repository, url in
