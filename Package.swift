@@ -37,13 +37,13 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .target(name: "Evaluation", dependencies: ["LLM", "PromptRepo", "GitKit"]),
-        .target(name: "Optimizer", dependencies: ["Evaluation", "LLM", "PromptRepo", "GitKit"]),
+        .target(name: "Evaluation", dependencies: ["LLM", "PromptRepo"]),
+        .target(name: "Optimizer", dependencies: ["Evaluation", "LLM", "PromptRepo"]),
         .target(name: "Report", dependencies: ["Optimizer", "Evaluation", "PromptRepo"]),
         .executableTarget(
             name: "git-grad",
             dependencies: [
-                "GitKit", "PromptRepo", "LLM", "Evaluation", "Optimizer", "Report",
+                "PromptRepo", "LLM", "Evaluation", "Optimizer", "Report",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // Swift 5 mode here only so the command can line-buffer C's stdout when piped.

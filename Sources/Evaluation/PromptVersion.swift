@@ -1,5 +1,4 @@
 import Foundation
-import GitKit
 import PromptRepo
 
 /// A prompt version as every command evaluates it: the prompt file (and the system file grad.toml
@@ -36,7 +35,7 @@ public struct PromptVersion {
             throw PromptRepoError.configValue(
                 file: GradConfig.fileName, key: "task.\(split.rawValue)", message: "is not set; add \(split.rawValue) = \"data/\(split.rawValue).jsonl\"")
         }
-        guard let data = try repository.git.fileData(at: path, inCommit: commit) else {
+        guard let data = try repository.fileData(path, at: commit) else {
             throw PromptRepoError.missingFile(path: "\(path) in \(commit.short)", role: "dataset")
         }
         return try DatasetLoader(task: config.task).parse(data, file: path)

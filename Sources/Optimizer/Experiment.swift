@@ -1,6 +1,5 @@
 import Evaluation
 import Foundation
-import GitKit
 import LLM
 import PromptRepo
 
@@ -302,9 +301,7 @@ extension GitRecorder {
 
     /// Every recorded experiment, oldest first.
     public func experiments() throws -> [ExperimentManifest] {
-        try repository.git.references(matching: "refs/grad/experiments/*").compactMap {
-            try experiment(String($0.name.dropFirst("refs/grad/experiments/".count)))
-        }.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
+        try store.names(under: "refs/grad/experiments/").compactMap { try experiment($0) }.sorted { ($0.created, $0.id) < ($1.created, $1.id) }
     }
 
     /// Every run's result, in the experiment's plan order.
@@ -327,7 +324,7 @@ extension GitRecorder {
         let baseNote = try repository.evaluationNote(base)
         result.seedHoldout = baseNote?.split("holdout")?.score
         result.seedTest = baseNote?.split("test")?.score
-        guard let tip = try repository.git.branchTarget(ExperimentManifest.trunk(run: run)) else { return result }
+        guard let tip = try store.branchTip(ExperimentManifest.trunk(run: run)) else { return result }
         result.finalCommit = tip.hex
         result.accepted = try mergedStepsByRun(on: tip)[run]?.count ?? 0
         let note = try repository.evaluationNote(tip)

@@ -1,6 +1,5 @@
 import Evaluation
 import Foundation
-import GitKit
 import PromptRepo
 
 /// `git grad bisect`: the step on main's first-parent history that introduced a regression, found
@@ -38,7 +37,7 @@ public struct RegressionBisect {
     /// - Parameters:
     ///   - good: a version on `bad`'s first-parent history; nil is its root (the seed).
     public init(_ repository: PromptRepository, good: ObjectID?, bad: ObjectID, split: Split, threshold: Double, config: GradConfig) throws {
-        var history = try repository.git.walk(from: bad, firstParentOnly: true)
+        var history = try repository.firstParentHistory(from: bad)
         if let good {
             guard let index = history.firstIndex(of: good) else {
                 throw PromptRepoError.format(

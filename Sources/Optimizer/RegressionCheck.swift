@@ -1,6 +1,5 @@
 import Evaluation
 import Foundation
-import GitKit
 import PromptRepo
 
 /// `git grad check --against BASE HEAD`: would HEAD be merged if an optimization step proposed it?

@@ -1,5 +1,4 @@
 import Foundation
-import GitKit
 import PromptRepo
 
 /// Everything git holds about one run, gathered for the report: its settings, every candidate
@@ -61,44 +60,21 @@ extension GitRecorder {
         guard let manifest = try runManifest(run) else {
             throw PromptRepoError.format("no run named \(run); `git grad runs` lists the runs")
         }
-        let git = repository.git
         let trunk = manifest.trunkBranch
         let runID = try RunID(run)
-        let trunkTip = try git.branchTarget(trunk)
+        let trunkTip = try store.branchTip(trunk)
         // The run's merges on its trunk, by step.
         let merges = try trunkTip.map { try mergesByRun(on: $0)[run] ?? [:] } ?? [:]
         var steps: [RunRecord.Step] = []
         var base: ObjectID?
         for step in 1...max(1, manifest.steps) {
             let recorded = try recordedCandidates(run: runID, step: step, variants: manifest.variants)
-            if base == nil, let first = recorded.values.first { base = try git.commit(first.candidate).parents.first }
-            var candidates: [RunRecord.Candidate] = []
-            var trainBatch: Double?
-            for (variant, record) in recorded.sorted(by: { $0.key < $1.key }) {
-                let verdict = try record.verdict.map { try repository.stepMessage($0) }
-                trainBatch = trainBatch ?? record.message.value(TrailerKey.scoreTrain).flatMap(Double.init)
-                let text = verdict?.value(TrailerKey.verdict)
-                candidates.append(.init(
-                    variant: variant, commit: record.candidate.hex,
-                    operatorName: record.message.value(TrailerKey.operatorName) ?? "rewrite", summary: record.message.subject,
-                    verdict: text, accepted: text == "accepted", prevalence: verdict?.value(TrailerKey.prevalence),
-                    holdout: try repository.evaluationNote(record.candidate)?.split("holdout")?.score))
-            }
-            guard !candidates.isEmpty || merges[step] != nil else { continue }
-            var entry = RunRecord.Step(step: step, trainBatch: trainBatch, candidates: candidates)
+            if base == nil, let first = recorded.values.first { base = try store.parent(of: first.candidate) }
+            guard !recorded.isEmpty || merges[step] != nil else { continue }
+            var entry = try recordedStep(step, recorded)
             if let merge = merges[step] {
-                let message = try repository.stepMessage(merge)
-                let parent = try git.commit(merge).parents.first
-                let before = try parent.map { try repository.promptText(promptPath, at: $0) } ?? ""
-                let after = try repository.promptText(promptPath, at: merge)
-                let holdoutAfter = try repository.evaluationNote(merge)?.split("holdout")?.score
-                entry.merge = .init(
-                    commit: merge.hex, variant: message.value(TrailerKey.variant).flatMap { Int($0.split(separator: "/").first ?? "") } ?? 0,
-                    operatorName: message.value(TrailerKey.operatorName) ?? "rewrite", subject: message.subject, gradient: message.body,
-                    diff: try unifiedDiff(old: before, new: after, oldPath: "a/\(promptPath)", newPath: "b/\(promptPath)"),
-                    holdoutBefore: try parent.flatMap { try repository.evaluationNote($0)?.split("holdout")?.score },
-                    holdoutAfter: holdoutAfter)
-                entry.holdoutAfter = holdoutAfter
+                entry.merge = try mergeRecord(merge, promptPath: promptPath)
+                entry.holdoutAfter = entry.merge?.holdoutAfter
             }
             steps.append(entry)
         }
@@ -117,5 +93,36 @@ extension GitRecorder {
             seedHoldout: baseNote?.split("holdout")?.score, finalHoldout: finalNote?.split("holdout")?.score,
             seedTest: baseNote?.split("test")?.score, finalTest: finalNote?.split("test")?.score,
             seedExamples: baseNote?.split("holdout")?.examples ?? [], finalExamples: finalNote?.split("holdout")?.examples ?? [])
+    }
+
+    /// One step's candidates with their verdicts and holdout scores.
+    private func recordedStep(
+        _ step: Int, _ recorded: [Int: (candidate: ObjectID, verdict: ObjectID?, message: StepMessage)]
+    ) throws -> RunRecord.Step {
+        var candidates: [RunRecord.Candidate] = []
+        var trainBatch: Double?
+        for (variant, record) in recorded.sorted(by: { $0.key < $1.key }) {
+            let verdict = try record.verdict.map { try repository.stepMessage($0) }
+            trainBatch = trainBatch ?? record.message.value(TrailerKey.scoreTrain).flatMap(Double.init)
+            let text = verdict?.value(TrailerKey.verdict)
+            candidates.append(.init(
+                variant: variant, commit: record.candidate.hex,
+                operatorName: record.message.value(TrailerKey.operatorName) ?? "rewrite", summary: record.message.subject,
+                verdict: text, accepted: text == "accepted", prevalence: verdict?.value(TrailerKey.prevalence),
+                holdout: try repository.evaluationNote(record.candidate)?.split("holdout")?.score))
+        }
+        return RunRecord.Step(step: step, trainBatch: trainBatch, candidates: candidates)
+    }
+
+    /// An accepted step's merge commit: its gradient, the prompt diff it made and the holdout around it.
+    private func mergeRecord(_ merge: ObjectID, promptPath: String) throws -> RunRecord.Merge {
+        let message = try repository.stepMessage(merge)
+        let parent = try store.parent(of: merge)
+        return RunRecord.Merge(
+            commit: merge.hex, variant: message.value(TrailerKey.variant).flatMap { Int($0.split(separator: "/").first ?? "") } ?? 0,
+            operatorName: message.value(TrailerKey.operatorName) ?? "rewrite", subject: message.subject, gradient: message.body,
+            diff: try repository.promptDiff(promptPath, from: parent, to: merge),
+            holdoutBefore: try parent.flatMap { try repository.evaluationNote($0)?.split("holdout")?.score },
+            holdoutAfter: try repository.evaluationNote(merge)?.split("holdout")?.score)
     }
 }

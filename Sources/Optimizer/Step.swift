@@ -1,6 +1,5 @@
 import Evaluation
 import Foundation
-import GitKit
 import LLM
 import PromptRepo
 
@@ -181,7 +180,7 @@ extension OptimizerRun {
         let result: (commit: ObjectID, workingTreeUpdated: Bool)
         do {
             result = try await recorder.merge(verdictCommit: verdictCommit, expectedMain: state.tip, message: mergeMessage)
-        } catch GitError.referenceMoved {
+        } catch is RunStore.TrunkMoved {
             throw RunFailure.cannotContinue(
                 "main moved while step \(step) was running (another commit landed); its candidates are kept on their branches; start a new run")
         }

@@ -20,6 +20,11 @@ public struct ManifestStore {
         public let data: Data
     }
 
+    /// Another writer moved the manifest's reference first (the compare-and-swap lost).
+    public struct Moved: Error, Sendable, Equatable {
+        public let reference: String
+    }
+
     let repository: PromptRepository
     private var git: Repository { repository.git }
 
@@ -44,7 +49,7 @@ public struct ManifestStore {
 
     /// Writes a new version of the manifest under `reference` and moves the reference to it,
     /// compare-and-swap: only if it still points at `replacing` (nil: only if it does not exist).
-    /// A writer that moved it first makes this throw `GitError.referenceMoved`.
+    /// A writer that moved it first makes this throw `Moved`.
     @discardableResult
     public func write(_ data: Data, to reference: String, replacing previous: ObjectID?, message: String) throws -> ObjectID {
         let blob = try git.createBlob(data)
@@ -52,7 +57,11 @@ public struct ManifestStore {
         // An older blob manifest has no history to continue: its replacement starts one.
         let parents = try previous.map { try git.objectKind($0) == .commit ? [$0] : [] } ?? []
         let commit = try git.createCommit(message: message, tree: tree, parents: parents)
-        try git.updateReference(reference, to: commit, expecting: previous, logMessage: message)
+        do {
+            try git.updateReference(reference, to: commit, expecting: previous, logMessage: message)
+        } catch GitError.referenceMoved {
+            throw Moved(reference: reference)
+        }
         return commit
     }
 

@@ -4,13 +4,15 @@ import GitKit
 /// A git repository that follows git-grad's conventions: grad.toml at the root, prompts and data
 /// as files, steps as commits on `main` and `grad/*` branches, evaluation results as notes.
 ///
-/// Owns a `GitKit.Repository`, so it is not `Sendable`: keep it on one actor or thread.
+/// Owns a `GitKit.Repository`, so it is not `Sendable`: keep it on one actor or thread. The
+/// handle stays inside PromptRepo: clients read and write git through this type, `RunStore`,
+/// `ManifestStore`, `Labels` and `Sharing`.
 public final class PromptRepository {
-    public let git: Repository
+    let git: Repository
     /// The working tree root.
     public let root: URL
 
-    public init(git: Repository) throws {
+    init(git: Repository) throws {
         guard let root = git.workingDirectory else { throw GitError.bareRepository(git.gitDirectory.path) }
         self.git = git
         self.root = root
@@ -35,6 +37,31 @@ public final class PromptRepository {
     }
 
     /// The tip of main, or a clear error when there is none yet.
+    /// The `.git` directory (where the response cache and model logs live beside the record).
+    public var gitDirectory: URL { git.gitDirectory }
+
+    /// A commit's subject line (its first paragraph on one line), for listings.
+    public func commitSummary(_ commit: ObjectID) throws -> String { try git.commit(commit).summary }
+
+    /// A file as committed, nil when the commit has no such file.
+    public func fileData(_ path: String, at commit: ObjectID) throws -> Data? { try git.fileData(at: path, inCommit: commit) }
+
+    /// The tip of a branch, nil when there is no such branch.
+    public func branchTip(_ branch: String) throws -> ObjectID? { try git.branchTarget(branch) }
+
+    /// A commit's first parent, nil for a root commit.
+    public func firstParent(of commit: ObjectID) throws -> ObjectID? { try git.commit(commit).parents.first }
+
+    /// `tip` and its first parents, newest first: the versions a branch went through.
+    public func firstParentHistory(from tip: ObjectID) throws -> [ObjectID] { try git.walk(from: tip, firstParentOnly: true) }
+
+    /// The unified diff of a prompt file between two versions (`from` nil: from nothing), with
+    /// git's `a/` and `b/` paths.
+    public func promptDiff(_ path: String, from old: ObjectID?, to new: ObjectID) throws -> String {
+        let before = try old.map { try promptText(path, at: $0) } ?? ""
+        return try unifiedDiff(old: before, new: try promptText(path, at: new), oldPath: "a/\(path)", newPath: "b/\(path)")
+    }
+
     public func mainTip() throws -> ObjectID {
         guard let tip = try git.referenceTarget(GradRefs.main) else {
             throw PromptRepoError.notAPromptRepository("\(root.path): branch main has no commits; run `git grad init`")

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Evaluation
 import Foundation
-import GitKit
 import Optimizer
 import PromptRepo
 
@@ -32,7 +31,7 @@ struct BisectOptions: ParsableArguments {
         models.apply(to: &config)
         let bisect = try RegressionBisect(repository, good: good, bad: bad, split: split, threshold: threshold, config: config)
         let runtime = try await models.runtime(
-            config: config, gitDirectory: repository.git.gitDirectory, quiet: quiet, optimizer: config.metric.kind == .judge)
+            config: config, gitDirectory: repository.gitDirectory, quiet: quiet, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let found = try await bisect.run { commit in
@@ -81,15 +80,14 @@ struct BisectCommand: AsyncParsableCommand {
             + "(\(search.versions.first!.short)..\(search.versions.last!.short)), scored with the data and grad.toml of \(search.versions.last!.short)")
         for probe in probes {
             let kind = probe.bad ? t.paint("bad ", .red) : t.paint("good", .green)
-            print("  \(kind)  \(probe.commit.short)  \(String(format: "%.3f", probe.score))  \(try repository.git.commit(probe.commit).summary)")
+            print("  \(kind)  \(probe.commit.short)  \(String(format: "%.3f", probe.score))  \(try repository.commitSummary(probe.commit))")
         }
         guard let result else {
             return print("no regression: \(search.versions.last!.short) scores no more than \(bisect.threshold) below \(search.versions.first!.short)")
         }
-        let commit = try repository.git.commit(result.firstBad)
-        print(t.paint("first bad version: \(result.firstBad.short)  \(commit.summary)", .bold))
+        print(t.paint("first bad version: \(result.firstBad.short)  \(try repository.commitSummary(result.firstBad))", .bold))
         print(String(format: "  %@ %.3f -> %.3f (from %@)", bisect.split.rawValue, result.lastGoodScore, result.firstBadScore, result.lastGood.short))
-        let message = try StepMessage.decode(commit.message)
+        let message = try repository.stepMessage(result.firstBad)
         if let run = message.value(TrailerKey.run), let step = message.value(TrailerKey.step) {
             print("  run \(run), step \(step)\(message.value(TrailerKey.operatorName).map { ", operator \($0)" } ?? "")")
         }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GitKit
 import PromptRepo
 
 /// `git grad blame`: which step (or which person) wrote each line of the prompt, and why.

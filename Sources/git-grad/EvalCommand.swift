@@ -1,7 +1,6 @@
 import ArgumentParser
 import Evaluation
 import Foundation
-import GitKit
 import LLM
 import PromptRepo
 
@@ -31,7 +30,7 @@ struct EvalCommand: AsyncParsableCommand {
         let prompt = version.prompt
 
         let runtime = try await models.runtime(
-            config: config, gitDirectory: repository.git.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
+            config: config, gitDirectory: repository.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let bar = ProgressBar(name: "\(split.rawValue) \(commit.short)", total: examples.count, enabled: !json)

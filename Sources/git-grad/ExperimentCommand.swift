@@ -103,7 +103,7 @@ struct ExperimentCommand: AsyncParsableCommand {
         }
         let metaPrompts = try MetaPrompts.load(config: config, root: repository.root)
         let runtime = try await models.runtime(
-            config: config, gitDirectory: repository.git.gitDirectory, budget: CallBudget(maxCalls: budget), quiet: json)
+            config: config, gitDirectory: repository.gitDirectory, budget: CallBudget(maxCalls: budget), quiet: json)
         defer { runtime.shutdown() }
         let progress = ExperimentProgress(enabled: !json)
         let runner = ExperimentRunner(

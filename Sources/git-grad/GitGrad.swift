@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GitKit
 import PromptRepo
 import LLM
 import Evaluation

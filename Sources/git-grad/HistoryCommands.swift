@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GitKit
 import PromptRepo
 import Optimizer
 import Evaluation
@@ -299,7 +298,7 @@ struct CheckCommand: AsyncParsableCommand {
         let check = try RegressionCheck(repository, base: base, head: head, config: config)
 
         let runtime = try await models.runtime(
-            config: config, gitDirectory: repository.git.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
+            config: config, gitDirectory: repository.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let bar = ProgressBar(name: "holdout \(base.short) and \(head.short)", total: 2 * check.holdout.count, enabled: !json)

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GitKit
 import PromptRepo
 
 /// `git grad label`: deployment labels with a history that travels with push and clone.
@@ -49,7 +48,7 @@ struct LabelCommand: ParsableCommand {
             let width = moves.map(\.label.count).max() ?? 0
             for move in moves {
                 let target = move.target!
-                let subject = (try? repository.git.commit(target).summary) ?? ""
+                let subject = (try? repository.commitSummary(target)) ?? ""
                 print("\(move.label.padding(toLength: width, withPad: " ", startingAt: 0))  \(target.short)  \(subject)")
             }
         }
@@ -66,7 +65,7 @@ struct LabelCommand: ParsableCommand {
                 throw PromptRepoError.label("label \(name) was removed; `git grad label log \(name)` shows its history")
             }
             let t = Terminal.standardOutput
-            print(t.paint("label \(name)", .bold) + " -> " + t.paint(target.short, .yellow) + "  " + (try repository.git.commit(target).summary))
+            print(t.paint("label \(name)", .bold) + " -> " + t.paint(target.short, .yellow) + "  " + (try repository.commitSummary(target)))
             print("moved by \(move.movedBy.name) <\(move.movedBy.email)> on \(LabelCommand.date(move.movedBy))"
                 + " from \(move.previousTarget?.short ?? "none")")
             if !move.reason.isEmpty { print("why: \(move.reason)") }

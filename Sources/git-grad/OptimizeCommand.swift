@@ -55,7 +55,7 @@ struct OptimizeCommand: AsyncParsableCommand {
         models.apply(to: &config)
         let metaPrompts = try MetaPrompts.load(config: config, root: repository.root)
         let recorder = try GitRecorder(directory: repository.root)
-        let gitDirectory = repository.git.gitDirectory
+        let gitDirectory = repository.gitDirectory
 
         var request = OptimizeRequest()
         request.steps = steps

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import GitKit
 import PromptRepo
 
 /// `git grad push|pull [REMOTE]` and `git grad remote setup [REMOTE]`: the whole grad record

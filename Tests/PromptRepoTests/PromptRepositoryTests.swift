@@ -1,6 +1,6 @@
 import Foundation
 import GitKit
-import PromptRepo
+@testable import PromptRepo
 import Testing
 
 /// `PromptRepository.initialize` from sample-repo into a fresh directory.

@@ -1,6 +1,5 @@
 import Evaluation
 import Foundation
-import GitKit
 import PromptRepo
 
 /// `demos`: no model call. Worked examples from train placed as few-shot turns: the step's wrong
@@ -61,14 +60,21 @@ public struct DemosOperator: CandidateOperator {
         let newFile = file.withDemos(ordered.map(\.demo))
         let text = newFile.render().withoutControlCharacters
         guard text != input.current else { return nil }
-        let ids = ordered.map(\.id)
+        return proposal(text, demos: ordered, errors: errors, keptIDs: keptIDs, input: input)
+    }
+
+    /// The candidate with its summary, its feedback (why these worked examples) and the `Demos:` ids.
+    private func proposal(
+        _ text: String, demos: [(id: String, label: String, demo: PromptFile.Demo)], errors: [Example], keptIDs: Set<String>, input: OperatorInput
+    ) -> ProposedCandidate {
+        let ids = demos.map(\.id)
         let fromErrors = errors.filter { ids.contains($0.id) }.count
         let added = ids.filter { !keptIDs.contains($0) }
         let summary = "Worked examples: \(ids.count) from train, \(added.count) new (\(fromErrors) from this step's errors)"
         let feedback = """
             The prompt got \(input.selected.filter { !$0.correct }.count) of \(input.batch.count) minibatch rows wrong. \
             Worked examples show the model the expected answers directly: \(fromErrors) of the rows it got wrong, \
-            then rows of under-represented classes (\(Self.classCounts(ordered.map(\.label)))).
+            then rows of under-represented classes (\(Self.classCounts(demos.map(\.label)))).
             """
         return ProposedCandidate(
             variant: input.variant, operatorName: name, summary: summary, text: text, feedback: feedback,

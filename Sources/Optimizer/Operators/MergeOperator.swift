@@ -1,5 +1,4 @@
 import Foundation
-import GitKit
 import PromptRepo
 
 /// `merge`: GEPA's merge as a git merge. Two earlier candidates of the run that fixed different
@@ -43,10 +42,10 @@ public struct MergeOperator: CandidateOperator {
 
     /// Pairs that fixed different examples and are not both in main already, the pair fixing the
     /// most examples together first.
-    static func pairs(_ results: [GitRecorder.CandidateResult]) -> [(GitRecorder.CandidateResult, GitRecorder.CandidateResult)] {
-        var pairs: [(GitRecorder.CandidateResult, GitRecorder.CandidateResult)] = []
+    static func pairs(_ results: [RunStore.CandidateResult]) -> [(RunStore.CandidateResult, RunStore.CandidateResult)] {
+        var pairs: [(RunStore.CandidateResult, RunStore.CandidateResult)] = []
         for (i, a) in results.enumerated() {
-            for b in results[(i + 1)...] where !(a.inMain && b.inMain) {
+            for b in results[(i + 1)...] where !(a.inTrunk && b.inTrunk) {
                 guard !a.fixed.isEmpty, !b.fixed.isEmpty, !a.fixed.isSubset(of: b.fixed), !b.fixed.isSubset(of: a.fixed) else { continue }
                 pairs.append((a, b))
             }

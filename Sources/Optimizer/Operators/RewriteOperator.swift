@@ -1,6 +1,5 @@
 import Evaluation
 import Foundation
-import GitKit
 import LLM
 import PromptRepo
 
