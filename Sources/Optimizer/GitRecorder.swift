@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import LLM
 import PromptRepo
@@ -48,7 +49,13 @@ public actor GitRecorder {
 
     public func note(_ commit: ObjectID) throws -> EvaluationNote? { try repository.evaluationNote(commit) }
 
-    public func writeNote(_ note: EvaluationNote, on commit: ObjectID) throws { try repository.writeEvaluationNote(note, on: commit) }
+    /// See `PromptRepository.recordEvaluation`: the one way eval and the optimizer write a note.
+    public func recordEvaluation(
+        _ outcomes: [ExampleOutcome], split: String, total: Int, complete: Bool = true, verdict: String? = nil,
+        of commit: ObjectID, config: GradConfig
+    ) throws {
+        try repository.recordEvaluation(outcomes, split: split, total: total, complete: complete, verdict: verdict, of: commit, config: config)
+    }
 
     // MARK: Runs
 

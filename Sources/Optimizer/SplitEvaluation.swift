@@ -27,8 +27,7 @@ extension OptimizerRun {
             if outcomes.count == examples.count { return outcomes }
         }
         let outcomes = try await evaluateWithProgress("\(split) \(commit.short)", evaluator: evaluator, prompt: prompt, examples: examples)
-        let note = try await makeNote(split: split, outcomes: outcomes, total: examples.count, complete: true, commit: commit, verdict: nil)
-        try await recorder.writeNote(note, on: commit)
+        try await recorder.recordEvaluation(outcomes, split: split, total: examples.count, of: commit, config: config)
         return outcomes
     }
 
@@ -48,16 +47,6 @@ extension OptimizerRun {
                 emit(.progress(name: name, done: done, total: total, cacheHits: hits, tokens: tokens))
             }
         }
-    }
-
-    func makeNote(split: String, outcomes: [ExampleOutcome], total: Int, complete: Bool, commit: ObjectID, verdict: String?) async throws -> EvaluationNote {
-        var note = EvaluationNote.recording(
-            .init(split: split, score: score(outcomes), correct: outcomes.filter(\.correct).count, total: total, complete: complete,
-                  examples: outcomes.map(\.noteResult)),
-            in: try await recorder.note(commit), promptBlob: try await recorder.promptBlob(config.task.prompt, at: commit),
-            model: .init(config.model), metric: config.metric.kind.rawValue)
-        if let verdict { note.verdict = verdict }
-        return note
     }
 
     func score(_ outcomes: [ExampleOutcome]) -> Double { meanScore(outcomes) }

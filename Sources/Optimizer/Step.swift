@@ -187,9 +187,8 @@ extension OptimizerRun {
         state.tip = result.commit
         if context.search.selection == .validated && verdict.complete {
             state.baseline = verdict.outcomes
-            let note = try await makeNote(
-                split: "holdout", outcomes: verdict.outcomes, total: context.holdout.count, complete: true, commit: result.commit, verdict: "accepted")
-            try await recorder.writeNote(note, on: result.commit)
+            try await recorder.recordEvaluation(
+                verdict.outcomes, split: "holdout", total: context.holdout.count, verdict: "accepted", of: result.commit, config: config)
         } else {
             // Naive selection: measure what was accepted, for the record and the next step.
             state.baseline = try await evaluateSplit(

@@ -154,10 +154,9 @@ extension OptimizerRun {
         let branch = CandidateBranch(run: context.runID, step: step, variant: variant)
         let commit = try await recorder.commitVerdict(branch: branch, candidate: candidate, message: message)
         if !verdict.outcomes.isEmpty {
-            let note = try await makeNote(
-                split: "holdout", outcomes: verdict.outcomes, total: context.holdout.count, complete: verdict.complete,
-                commit: candidate, verdict: verdict.text)
-            try await recorder.writeNote(note, on: candidate)
+            try await recorder.recordEvaluation(
+                verdict.outcomes, split: "holdout", total: context.holdout.count, complete: verdict.complete, verdict: verdict.text,
+                of: candidate, config: config)
         }
         return commit
     }

@@ -38,12 +38,7 @@ struct EvalCommand: AsyncParsableCommand {
         bar.finish()
         let statistics = SplitStatistics(outcomes: outcomes, labels: config.metric.classLabels)
 
-        let blob = try repository.promptBlob(config.task.prompt, at: commit)?.hex ?? ""
-        let note = EvaluationNote.recording(
-            .init(split: split.rawValue, score: statistics.score, correct: statistics.correct, total: statistics.total,
-                  examples: outcomes.map(\.noteResult)),
-            in: try repository.evaluationNote(commit), promptBlob: blob, model: .init(config.model), metric: config.metric.kind.rawValue)
-        try repository.writeEvaluationNote(note, on: commit)
+        try repository.recordEvaluation(outcomes, split: split.rawValue, total: examples.count, of: commit, config: config)
         let usage = await runtime.accounting.totals
 
         if json {

@@ -51,7 +51,7 @@ struct ModelOptions: ParsableArguments {
         if verbose { log = logToStandardError }
         var status: (@Sendable (String) -> Void)? = nil
         if !quiet { status = logToStandardError }
-        let cacheDirectory: URL? = noCache ? nil : gitDirectory.appendingPathComponent("grad")
+        let cacheDirectory: URL? = noCache ? nil : ModelRuntime.cacheDirectory(gitDirectory: gitDirectory)
         InterruptHandler.install()
         return try await ModelRuntime(
             task: config.model, optimizer: optimizer ? config.optimizerModel : config.model, prices: config.prices,

@@ -73,7 +73,7 @@ struct OptimizeCommand: AsyncParsableCommand {
         request.run = run
         request.stopAfterCandidates = stopAfterCandidates
 
-        let budget = CallBudget(maxCalls: maxCalls ?? config.search.maxCalls, maxTokens: config.search.maxTokens, maxCost: config.search.maxCost)
+        let budget = CallBudget(search: config.search, maxCalls: maxCalls)
         let runtime = try await models.runtime(config: config, gitDirectory: gitDirectory, budget: budget, quiet: json)
         defer { runtime.shutdown() }
         let reporter = EventPrinter(json: json)
