@@ -28,6 +28,10 @@ struct BlameCommand: ParsableCommand {
         let gradient: String?
         let summary: String?
         let author: String?
+
+        enum CodingKeys: String, CodingKey {
+            case line, text, commit, run, step, operatorName = "operator", mergedBy, gradient, summary, author
+        }
     }
 
     func run() throws {

@@ -1,3 +1,4 @@
+import FakeLLMServer
 import Foundation
 import Testing
 
@@ -44,6 +45,40 @@ struct BlameTests {
             #expect(text.contains("run \(run), step 1"))
             #expect(text.contains("merged in \(merge.prefix(7))"))
             #expect(text.contains("gradient: "))
+        }
+    }
+
+    /// A chat-structured prompt (role markers, rules, worked-example turns) is blamed line by line:
+    /// the turns a `demos` step added are that step's, the role markers kept from the seed are not.
+    @Test("blame on a chat-structured prompt attributes the worked-example turns to the demos step")
+    func chatStructuredPrompt() throws {
+        // A fake model that answers right only when shown worked examples (assistant turns).
+        let server = FakeLLMServer(threads: 2) { request in
+            let content = request.lastUserMessage
+            guard request.messages.contains(where: { $0.role == "assistant" }),
+                  let message = OptimizeCommandTests.truth.keys.first(where: { content.contains($0) }) else { return .completion("field") }
+            return .completion(OptimizeCommandTests.truth[message]!)
+        }
+        try server.start()
+        defer { server.stop() }
+        try withSampleRepository { repo in
+            let seed = try readFile("prompts/router.md", in: repo)
+            try writeFile("system:\nYou route support messages.\n\nuser:\n" + seed, "prompts/router.md", in: repo)
+            try git("commit", "-q", "-am", "Chat-structured prompt", in: repo)
+            let chat = try git("rev-parse", "HEAD", in: repo).trimmingCharacters(in: .whitespacesAndNewlines)
+            try grad(["optimize", "--steps", "1", "--variants", "1", "--operators", "demos"] + fakeModel(server), in: repo)
+            let merge = try git("rev-list", "--merges", "-1", "main", in: repo).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(!merge.isEmpty, "the demos step was accepted")
+            let blamed = try #require(try JSONSerialization.jsonObject(with: Data(try grad("blame", "--json", in: repo).utf8)) as? [[String: Any]])
+            #expect(blamed.count == (try readFile("prompts/router.md", in: repo)).split(separator: "\n", omittingEmptySubsequences: false).count - 1)
+            let assistantTurns = blamed.filter { $0["text"] as? String == "assistant:" }
+            #expect(!assistantTurns.isEmpty)
+            for turn in assistantTurns {
+                #expect(turn["operator"] as? String == "demos")
+                #expect(turn["mergedBy"] as? String == merge)
+            }
+            let system = try #require(blamed.first { $0["text"] as? String == "You route support messages." })
+            #expect(system["commit"] as? String == chat)
         }
     }
 }
