@@ -25,20 +25,13 @@ struct EvalCommand: AsyncParsableCommand {
         let commit = try options.resolve(revision, in: repository)
         var config = try repository.config(at: commit)
         models.apply(to: &config)
-        let version = try PromptVersion(repository, at: commit, config: config)
-        let examples = try version.examples(split, in: repository)
-        let prompt = version.prompt
-
+        let evaluation = try SplitEvaluation(repository, at: commit, config: config, split: split)
         let runtime = try await models.runtime(
             config: config, gitDirectory: repository.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
-        let evaluator = runtime.evaluator(for: config, root: repository.root)
-        let bar = ProgressBar(name: "\(split.rawValue) \(commit.short)", total: examples.count, enabled: !json)
-        let outcomes = try await evaluator.evaluate(prompt: prompt, examples: examples, progress: { bar.advance(cached: $0.cached) })
+        let bar = ProgressBar(name: "\(split.rawValue) \(commit.short)", total: evaluation.examples.count, enabled: !json)
+        let statistics = try await evaluation.run(in: repository, runtime: runtime, progress: { bar.advance(cached: $0.cached) })
         bar.finish()
-        let statistics = SplitStatistics(outcomes: outcomes, labels: config.metric.classLabels)
-
-        try repository.recordEvaluation(outcomes, split: split.rawValue, total: examples.count, of: commit, config: config)
         let usage = await runtime.accounting.totals
 
         if json {
