@@ -12,12 +12,9 @@ extension Repository {
         var options = git_diff_options()
         try check(git_diff_options_init(&options, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init")
         options.context_lines = contextLines
-        let cPaths = paths.map { strdup($0) }
-        defer { cPaths.forEach { free($0) } }
         var diff: OpaquePointer?
-        try cPaths.withUnsafeBufferPointer { buffer in
-            options.pathspec.strings = UnsafeMutablePointer(mutating: buffer.baseAddress)
-            options.pathspec.count = buffer.count
+        try withStringArray(paths) { pathspec in
+            options.pathspec = pathspec
             try check(git_diff_tree_to_tree(&diff, pointer, oldTree, newTree, &options), "git_diff_tree_to_tree")
         }
         defer { git_diff_free(diff) }

@@ -39,16 +39,20 @@ public struct ObjectID: Hashable, Sendable, CustomStringConvertible, Comparable 
         self.init(oid)
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     public var hex: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(40)
-        for (word, nibbles) in [(high, 16), (middle, 16), (UInt64(low), 8)] {
-            for shift in stride(from: (nibbles - 1) * 4, through: 0, by: -4) {
-                text.append(digits[Int((word >> UInt64(shift)) & 0xF)])
+        String(unsafeUninitializedCapacity: 40) { text in
+            func write(_ word: UInt64, digits: Int, at start: Int) {
+                for position in 0..<digits {
+                    text[start + position] = Self.hexDigits[Int((word >> UInt64((digits - 1 - position) * 4)) & 0xF)]
+                }
             }
+            write(high, digits: 16, at: 0)
+            write(middle, digits: 16, at: 16)
+            write(UInt64(low), digits: 8, at: 32)
+            return 40
         }
-        return String(decoding: text, as: UTF8.self)
     }
 
     public var short: String { String(hex.prefix(7)) }

@@ -91,15 +91,6 @@ extension Repository {
         return try body(handle)
     }
 
-    private func withStringArray<T>(_ strings: [String], _ body: (inout git_strarray) throws -> T) throws -> T {
-        var pointers = strings.map { strdup($0) }
-        defer { pointers.forEach { free($0) } }
-        return try pointers.withUnsafeMutableBufferPointer { buffer in
-            var array = git_strarray(strings: buffer.baseAddress, count: buffer.count)
-            return try body(&array)
-        }
-    }
-
     private static func strings(_ array: git_strarray) -> [String] {
         (0..<array.count).compactMap { array.strings[$0].map { String(cString: $0) } }
     }

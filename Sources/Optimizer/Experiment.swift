@@ -324,7 +324,7 @@ extension GitRecorder {
         let baseNote = try repository.evaluationNote(base)
         result.seedHoldout = baseNote?.split("holdout")?.score
         result.seedTest = baseNote?.split("test")?.score
-        guard let tip = try store.branchTip(ExperimentManifest.trunk(run: run)) else { return result }
+        guard let tip = try repository.branchTip(ExperimentManifest.trunk(run: run)) else { return result }
         result.finalCommit = tip.hex
         result.accepted = try mergedStepsByRun(on: tip)[run]?.count ?? 0
         let note = try repository.evaluationNote(tip)

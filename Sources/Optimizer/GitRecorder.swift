@@ -41,7 +41,7 @@ public actor GitRecorder {
 
     /// A dataset as committed (so a run sees exactly what the commit holds).
     public func dataset(_ path: String, at commit: ObjectID, loader: DatasetLoader) throws -> [Example] {
-        guard let data = try store.fileData(path, at: commit) else {
+        guard let data = try repository.fileData(path, at: commit) else {
             throw PromptRepoError.missingFile(path: "\(path) (committed on main)", role: "dataset")
         }
         return try loader.parse(data, file: path)
@@ -73,7 +73,7 @@ public actor GitRecorder {
     }
 
     /// Whether the run has a manifest, i.e. recorded something.
-    public func isRecorded(_ run: String) throws -> Bool { try ManifestStore(repository).read(RunManifest.reference(run)) != nil }
+    public func isRecorded(_ run: String) throws -> Bool { try ManifestStore(repository).exists(RunManifest.reference(run)) }
 
     /// Marks a recorded run as ended (`finished`, or `stopped: why`), so `--resume` without an id
     /// never picks it. A run that recorded nothing stays unrecorded.
@@ -136,7 +136,7 @@ public actor GitRecorder {
         return try manifests.map { manifest in
             let branches = branchesByRun[manifest.run] ?? []
             var accepted = mergedByRun[manifest.run]?.count ?? 0
-            if let trunk = manifest.trunk, let tip = try store.branchTip(trunk) {
+            if let trunk = manifest.trunk, let tip = try repository.branchTip(trunk) {
                 accepted = try mergedStepsByRun(on: tip)[manifest.run]?.count ?? 0
             }
             return RunOverview(
@@ -168,7 +168,7 @@ public actor GitRecorder {
 
     public func message(_ commit: ObjectID) throws -> StepMessage { try repository.stepMessage(commit) }
 
-    public func parent(of commit: ObjectID) throws -> ObjectID? { try store.parent(of: commit) }
+    public func parent(of commit: ObjectID) throws -> ObjectID? { try repository.firstParent(of: commit) }
 
     /// The run's verified candidates of steps before `step`, oldest first (for the merge operator).
     public func candidateResults(run: RunID, before step: Int) throws -> [RunStore.CandidateResult] {

@@ -62,14 +62,14 @@ extension GitRecorder {
         }
         let trunk = manifest.trunkBranch
         let runID = try RunID(run)
-        let trunkTip = try store.branchTip(trunk)
+        let trunkTip = try repository.branchTip(trunk)
         // The run's merges on its trunk, by step.
         let merges = try trunkTip.map { try mergesByRun(on: $0)[run] ?? [:] } ?? [:]
         var steps: [RunRecord.Step] = []
         var base: ObjectID?
         for step in 1...max(1, manifest.steps) {
             let recorded = try recordedCandidates(run: runID, step: step, variants: manifest.variants)
-            if base == nil, let first = recorded.values.first { base = try store.parent(of: first.candidate) }
+            if base == nil, let first = recorded.values.first { base = try repository.firstParent(of: first.candidate) }
             guard !recorded.isEmpty || merges[step] != nil else { continue }
             var entry = try recordedStep(step, recorded)
             if let merge = merges[step] {
@@ -117,7 +117,7 @@ extension GitRecorder {
     /// An accepted step's merge commit: its gradient, the prompt diff it made and the holdout around it.
     private func mergeRecord(_ merge: ObjectID, promptPath: String) throws -> RunRecord.Merge {
         let message = try repository.stepMessage(merge)
-        let parent = try store.parent(of: merge)
+        let parent = try repository.firstParent(of: merge)
         return RunRecord.Merge(
             commit: merge.hex, variant: message.value(TrailerKey.variant).flatMap { Int($0.split(separator: "/").first ?? "") } ?? 0,
             operatorName: message.value(TrailerKey.operatorName) ?? "rewrite", subject: message.subject, gradient: message.body,

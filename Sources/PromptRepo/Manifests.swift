@@ -47,6 +47,9 @@ public struct ManifestStore {
         }
     }
 
+    /// Whether there is a manifest under `reference`, without reading it.
+    public func exists(_ reference: String) throws -> Bool { try git.referenceTarget(reference) != nil }
+
     /// Writes a new version of the manifest under `reference` and moves the reference to it,
     /// compare-and-swap: only if it still points at `replacing` (nil: only if it does not exist).
     /// A writer that moved it first makes this throw `Moved`.

@@ -36,7 +36,6 @@ public final class PromptRepository {
         return try GradConfig.load(from: root)
     }
 
-    /// The tip of main, or a clear error when there is none yet.
     /// The `.git` directory (where the response cache and model logs live beside the record).
     public var gitDirectory: URL { git.gitDirectory }
 
@@ -62,6 +61,7 @@ public final class PromptRepository {
         return try unifiedDiff(old: before, new: try promptText(path, at: new), oldPath: "a/\(path)", newPath: "b/\(path)")
     }
 
+    /// The tip of main, or a clear error when there is none yet.
     public func mainTip() throws -> ObjectID {
         guard let tip = try git.referenceTarget(GradRefs.main) else {
             throw PromptRepoError.notAPromptRepository("\(root.path): branch main has no commits; run `git grad init`")

@@ -40,13 +40,6 @@ public final class RunStore {
         return tip
     }
 
-    public func branchTip(_ branch: String) throws -> ObjectID? { try repository.branchTip(branch) }
-
-    public func parent(of commit: ObjectID) throws -> ObjectID? { try repository.firstParent(of: commit) }
-
-    /// A file as committed, nil when the commit has no such file.
-    public func fileData(_ path: String, at commit: ObjectID) throws -> Data? { try repository.fileData(path, at: commit) }
-
 
     /// Whether `ancestor` is part of `commit`'s history (or is it).
     public func isAncestor(_ ancestor: ObjectID, of commit: ObjectID) throws -> Bool { try git.mergeBase(ancestor, commit) == ancestor }
@@ -81,7 +74,7 @@ public final class RunStore {
             let branch = CandidateBranch(run: run, step: step, variant: variant)
             guard let tip = try git.referenceTarget(branch.reference) else { continue }
             let tipMessage = try repository.stepMessage(tip)
-            if tipMessage.value(TrailerKey.kind) == "verdict", let parent = try parent(of: tip) {
+            if tipMessage.value(TrailerKey.kind) == "verdict", let parent = try repository.firstParent(of: tip) {
                 result[variant] = (parent, tip, try repository.stepMessage(parent))
             } else {
                 result[variant] = (tip, nil, tipMessage)
@@ -108,8 +101,8 @@ public final class RunStore {
         var results: [CandidateResult] = []
         for (branch, branchTip) in try candidateBranches(run: run.value) where branch.step < step {
             let tipMessage = try repository.stepMessage(branchTip)
-            guard tipMessage.value(TrailerKey.kind) == "verdict", let candidate = try parent(of: branchTip),
-                  let parent = try parent(of: candidate),
+            guard tipMessage.value(TrailerKey.kind) == "verdict", let candidate = try repository.firstParent(of: branchTip),
+                  let parent = try repository.firstParent(of: candidate),
                   let mine = try repository.evaluationNote(candidate)?.split("holdout"),
                   let before = try repository.evaluationNote(parent)?.split("holdout")
             else { continue }
