@@ -5,6 +5,7 @@
 //   swift run -c release GitGradBenchmarks git 10000 --keep /tmp/big  # and leave the repository there
 //   swift run -c release GitGradBenchmarks llm        # the LLM client only
 //   swift run -c release GitGradBenchmarks eval 1000  # `git grad eval` as a process, beside Benchmarks/bare-client.py
+//   swift run -c release GitGradBenchmarks aa 200     # the A/A gate: false merges when no candidate is better
 import FakeLLMServer
 import Foundation
 import GitKit
@@ -301,4 +302,11 @@ if which == "serve" {
 }
 if which == "all" || which == "git" { try benchmarkGitRecord(steps: steps, keep: keep) }
 if which == "all" || which == "llm" { try await benchmarkLLMClient() }
+if which == "aa" {
+    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("git-grad")
+    let server = FakeLLMServer(threads: 2, script: NullGate.script)
+    try server.start()
+    defer { server.stop() }
+    try NullGate.run(binary: binary, serverBaseURL: server.baseURL, candidates: arguments.dropFirst().first.flatMap(Int.init) ?? 200)
+}
 if which == "all" || which == "eval" { try benchmarkEval(examples: arguments.dropFirst().first.flatMap(Int.init) ?? 1000) }

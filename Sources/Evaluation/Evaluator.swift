@@ -52,6 +52,11 @@ public struct Evaluator: Sendable {
     /// Evaluates `examples` with up to `window` in flight, reporting each outcome in dataset order
     /// to `progress`. After each outcome `shouldContinue` sees all outcomes so far (in order); when
     /// it answers false the remaining examples are not evaluated (their calls are saved).
+    ///
+    /// Example i is launched only once the first i - window outcomes are in, and a stop lets the
+    /// calls already made finish: so a stop at example s has asked for exactly the first
+    /// s + window examples whatever the timing, their answers are all cached, and a repeated run
+    /// stops at the same example without a new call.
     public func evaluate(
         prompt: PromptPair, examples: [Example], window: Int? = nil,
         progress: (@Sendable (ExampleOutcome) -> Void)? = nil,
@@ -64,24 +69,31 @@ public struct Evaluator: Sendable {
             var next = 0
             var pending: [Int: ExampleOutcome] = [:]
             var ordered: [ExampleOutcome] = []
-            func launch() {
-                guard next < examples.count else { return }
-                let index = next, example = examples[index]
-                next += 1
-                group.addTask { (index, try await self.evaluate(prompt: prompt, example: example)) }
+            func fill() {
+                while next < min(examples.count, ordered.count + window) {
+                    let index = next, example = examples[index]
+                    next += 1
+                    group.addTask { (index, try await self.evaluate(prompt: prompt, example: example)) }
+                }
             }
-            for _ in 0..<min(window, examples.count) { launch() }
+            fill()
             while let (index, outcome) = try await group.next() {
                 pending[index] = outcome
                 while let ready = pending.removeValue(forKey: ordered.count) {
                     ordered.append(ready)
                     progress?(ready)
                     if let shouldContinue, !shouldContinue(ordered) {
-                        group.cancelAll()
+                        while true {
+                            do {
+                                guard try await group.next() != nil else { break }
+                            } catch {
+                                continue  // a call past the stop that failed changes nothing
+                            }
+                        }
                         return ordered
                     }
+                    fill()
                 }
-                launch()
             }
             return ordered
         }

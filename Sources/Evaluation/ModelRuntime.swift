@@ -7,6 +7,8 @@ import PromptRepo
 public final class ModelRuntime: @unchecked Sendable {
     public let taskClient: LLMClient
     public let optimizerClient: LLMClient
+    /// The client a `judge` metric asks: `[judge]`'s model, or the optimizer's.
+    public let judgeClient: LLMClient
     public let accounting: Accounting
     public let cache: ResponseCache?
     private var servers: [LocalModelServer] = []
@@ -14,7 +16,7 @@ public final class ModelRuntime: @unchecked Sendable {
     /// - Parameters:
     ///   - cacheDirectory: where `cache.sqlite` lives (`.git/grad`); nil disables the cache.
     public init(
-        task: ModelSettings, optimizer: ModelSettings, prices: [String: ModelPrice], cacheDirectory: URL?,
+        task: ModelSettings, optimizer: ModelSettings, judge: ModelSettings? = nil, prices: [String: ModelPrice], cacheDirectory: URL?,
         budget: CallBudget = CallBudget(), log: (@Sendable (String) -> Void)? = nil,
         status: (@Sendable (String) -> Void)? = nil
     ) async throws {
@@ -74,6 +76,14 @@ public final class ModelRuntime: @unchecked Sendable {
             taskClient = LLMClient(provider: taskProvider, cache: cache, limiter: taskLimiter, accounting: accounting, budget: budget, log: log)
             optimizerClient = LLMClient(
                 provider: optimizerProvider, cache: cache, limiter: optimizerLimiter, accounting: accounting, budget: budget, log: log)
+            if let judge, judge != optimizer {
+                let judgeProvider = try await provider(judge)
+                judgeClient = LLMClient(
+                    provider: judgeProvider, cache: cache, limiter: ConcurrencyLimiter(limit: judge.maxConcurrency ?? judgeProvider.defaultConcurrency),
+                    accounting: accounting, budget: budget, log: log)
+            } else {
+                judgeClient = optimizerClient
+            }
         } catch {
             built.forEach { $0.stop() }
             throw error
@@ -83,9 +93,11 @@ public final class ModelRuntime: @unchecked Sendable {
 
     /// Stops any local server this runtime started.
     /// The evaluator of a configuration: the task model, the metric's scorer (a judge asks the
-    /// optimizer model), the task model's settings.
+    /// judge client), the task model's settings.
     public func evaluator(for config: GradConfig, root: URL) -> Evaluator {
-        Evaluator(client: taskClient, scorer: makeScorer(config.metric, judge: optimizerClient, root: root), settings: config.model)
+        Evaluator(
+            client: taskClient, scorer: makeScorer(config.metric, judge: judgeClient, root: root, judgeTemperature: config.judgeModel?.temperature ?? 0),
+            settings: config.model)
     }
 
     public func shutdown() {
@@ -97,15 +109,16 @@ public final class ModelRuntime: @unchecked Sendable {
 }
 
 /// Builds the scorer grad.toml asks for.
-public func makeScorer(_ metric: MetricSettings, judge: LLMClient, root: URL) -> any Scorer {
+public func makeScorer(_ metric: MetricSettings, judge: LLMClient, root: URL, judgeTemperature: Double = 0) -> any Scorer {
     switch metric.kind {
     case .exact: return ExactScorer(caseSensitive: metric.caseSensitive)
     case .choice: return ChoiceScorer(labels: metric.labels, caseSensitive: metric.caseSensitive)
     case .number: return NumberScorer(tolerance: metric.tolerance)
     case .regex: return RegexScorer(pattern: metric.pattern ?? "", caseSensitive: metric.caseSensitive)
-    case .contains: return ContainsScorer(caseSensitive: metric.caseSensitive)
+    case .contains: return ContainsScorer(caseSensitive: metric.caseSensitive, labels: metric.labels)
     case .judge:
-        return JudgeScorer(client: judge, rubric: metric.rubric ?? "", scale: metric.judgeScale, passThreshold: metric.passThreshold)
+        return JudgeScorer(
+            client: judge, rubric: metric.rubric ?? "", scale: metric.judgeScale, passThreshold: metric.passThreshold, temperature: judgeTemperature)
     case .command: return CommandScorer(command: metric.command, workingDirectory: root, passThreshold: metric.passThreshold)
     }
 }

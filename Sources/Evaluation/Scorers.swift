@@ -127,14 +127,39 @@ public struct RegexScorer: Scorer {
     }
 }
 
-/// The output contains the target.
+/// The output contains the target. With a label set (grad.toml `labels`), an answer that also
+/// names another label is not right: listing every label would otherwise always score.
 public struct ContainsScorer: Scorer {
     public let caseSensitive: Bool
-    public init(caseSensitive: Bool) { self.caseSensitive = caseSensitive }
+    public let labels: [String]
+
+    public init(caseSensitive: Bool, labels: [String] = []) {
+        self.caseSensitive = caseSensitive
+        self.labels = labels
+    }
+
+    private func mentions(_ output: String, _ text: String) -> Bool {
+        guard !text.isEmpty else { return false }
+        let haystack = caseSensitive ? output : output.lowercased()
+        let needle = caseSensitive ? text : text.lowercased()
+        guard needle.first?.isLetter == true || needle.first?.isNumber == true else { return haystack.contains(needle) }
+        // Whole words for labels, so 'no' is not found in 'not'.
+        let pattern = #"(?<![\p{L}\p{N}_])"# + NSRegularExpression.escapedPattern(for: needle) + #"(?![\p{L}\p{N}_])"#
+        return haystack.range(of: pattern, options: .regularExpression) != nil
+    }
 
     public func score(output: String, example: Example) async throws -> Score {
-        let found = caseSensitive ? output.contains(example.target) : output.lowercased().contains(example.target.lowercased())
-        return Score(extracted: found ? example.target : "", correct: found, value: found ? 1 : 0)
+        guard !labels.isEmpty else {
+            let found = caseSensitive ? output.contains(example.target) : output.lowercased().contains(example.target.lowercased())
+            return Score(extracted: found ? example.target : "", correct: found, value: found ? 1 : 0)
+        }
+        let named = labels.filter { mentions(output, $0) }
+        let found = mentions(output, example.target)
+        let others = named.filter { caseSensitive ? $0 != example.target : $0.lowercased() != example.target.lowercased() }
+        let correct = found && others.isEmpty
+        // The one label the answer names is its prediction, for per-class statistics.
+        let extracted = named.count == 1 ? named[0] : (found && named.isEmpty ? example.target : "")
+        return Score(extracted: extracted, correct: correct, value: correct ? 1 : 0)
     }
 }
 
@@ -181,71 +206,89 @@ public struct JudgeScorer: Scorer {
         return Score(extracted: response.text.trimmingCharacters(in: .whitespacesAndNewlines), correct: value >= passThreshold, value: value)
     }
 
-    /// The critic's score in 0...1; an unreadable answer counts as 0.
+    /// The critic's score in 0...1, read from an explicit score only: `Score: N` (also `N/100`
+    /// on the 0-100 scale); on the binary scale, failing that, a verdict word (`pass`, `meets`,
+    /// `yes` against `fail`, `does not pass`, `no`), with negation read as such. Counts such as
+    /// "fails 2 of 3 criteria" are never taken for a score. An unreadable answer counts as 0.
     static func parse(_ text: String, scale: MetricSettings.JudgeScale) -> Double {
-        let pattern = try! NSRegularExpression(pattern: #"(?:score|<score>)\s*[:=]?\s*(\d+(?:\.\d+)?)"#, options: [.caseInsensitive])
-        let range = NSRange(text.startIndex..., in: text)
-        var number: Double?
-        if let match = pattern.matches(in: text, range: range).last, let found = Range(match.range(at: 1), in: text) {
-            number = Double(text[found])
-        } else {
-            number = NumberScorer.lastNumber(text)
+        let lower = text.lowercased()
+        let explicit = try! NSRegularExpression(pattern: #"(?:\bscore|<score>)\s*(?:is|of)?\s*[:=]?\s*\**\s*(\d+(?:\.\d+)?)\s*(/\s*(\d+))?"#)
+        let range = NSRange(lower.startIndex..., in: lower)
+        if let match = explicit.matches(in: lower, range: range).last, let found = Range(match.range(at: 1), in: lower),
+           let number = Double(lower[found]) {
+            var value = number
+            if let outOf = Range(match.range(at: 3), in: lower), let denominator = Double(lower[outOf]), denominator > 0 {
+                value = number / denominator
+                return scale == .binary ? (value >= 0.5 ? 1 : 0) : min(max(value, 0), 1)
+            }
+            return scale == .binary ? (value >= 1 ? 1 : 0) : min(max(value / 100, 0), 1)
         }
-        guard let number else {
-            let lower = text.lowercased()
-            if scale == .binary, lower.contains("yes") || lower.contains("pass") { return 1 }
+        // A reply that is only a number ("1", "85", "0.8") is an explicit score too.
+        if let bare = lower.firstMatch(of: /^\W*(\d+(?:\.\d+)?)\W*$/), let number = Double(bare.1) {
+            return scale == .binary ? (number >= 0.5 ? 1 : 0) : min(max(number / 100, 0), 1)
+        }
+        if scale == .percent {
+            let outOfHundred = try! NSRegularExpression(pattern: #"(\d+(?:\.\d+)?)\s*(?:/|out of)\s*100\b"#)
+            if let match = outOfHundred.matches(in: lower, range: range).last, let found = Range(match.range(at: 1), in: lower),
+               let number = Double(lower[found]) {
+                return min(max(number / 100, 0), 1)
+            }
             return 0
         }
-        return scale == .binary ? (number >= 1 ? 1 : 0) : min(max(number / 100, 0), 1)
+        return verdictWord(lower) ?? 0
+    }
+
+    /// 1 for a positive verdict, 0 for a negative one, nil when the text gives none. The first
+    /// verdict word decides ("Pass. No criterion failed." passes); a negation before a positive
+    /// word ("does not pass", "doesn't meet", "not acceptable") reads negative.
+    static func verdictWord(_ lower: String) -> Double? {
+        let negated = #"(?:\bnot|n't|\bnever|\bno longer|\bfails? to)\s+(?:\w+\s+){0,2}?(?:pass(?:es)?|meets?|satisf(?:y|ies)|acceptable|correct)\b"#
+        let negative = #"^\W*no\b|\b(?:fail(?:s|ed)?|incorrect|unacceptable|reject(?:ed)?)\b"#
+        let positive = #"^\W*yes\b|\b(?:pass(?:es|ed)?|meets?|correct|acceptable|satisf(?:y|ies))\b"#
+        let first = [(negated, 0.0), (negative, 0.0), (positive, 1.0)]
+            .compactMap { pattern, value in lower.range(of: pattern, options: .regularExpression).map { ($0.lowerBound, value) } }
+            .min { $0.0 < $1.0 }
+        return first?.1
     }
 }
 
-/// An external scorer program: one JSON line in (`id`, `output`, `expected`, `fields`), one line
-/// out with a score in 0...1 (a number, or JSON with `score` and optionally `correct`).
+/// An external scorer program: one JSON line in per row (`id`, `output`, `expected`, `fields`),
+/// one line out per row, in order, with a score in 0...1 (a number, or JSON with `score`,
+/// optionally `correct`, and optionally the row's `id`, which is then checked). One process serves every row of the scorer (`MetricCommand`); a
+/// program that answers one row and exits is started again for the next.
 public struct CommandScorer: Scorer {
     public let command: [String]
     public let workingDirectory: URL
     public let passThreshold: Double
+    private let session: MetricCommand
 
-    public init(command: [String], workingDirectory: URL, passThreshold: Double) {
+    /// - Parameter probeSeconds: how long a fresh process may take over its first row before its
+    ///   stdin is closed (a program that reads to the end of its input).
+    public init(command: [String], workingDirectory: URL, passThreshold: Double, probeSeconds: Double = 10) {
         self.command = command
         self.workingDirectory = workingDirectory
         self.passThreshold = passThreshold
+        session = MetricCommand(command: command, workingDirectory: workingDirectory, probeSeconds: probeSeconds)
     }
 
     public func score(output: String, example: Example) async throws -> Score {
         struct Line: Encodable { let id: String; let output: String; let expected: String; let fields: [String: String] }
         let input = try JSONEncoder().encode(Line(id: example.id, output: output, expected: example.target, fields: example.fields))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = command
-        process.currentDirectoryURL = workingDirectory
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        do { try process.run() } catch {
-            throw EvaluationError.scorer("metric command \(command.joined(separator: " ")) could not start: \(error)")
-        }
-        stdin.fileHandleForWriting.write(input + Data("\n".utf8))
-        try? stdin.fileHandleForWriting.close()
-        let data = stdout.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            let raw = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            // The last line of a traceback says what went wrong; keep the error to one line.
-            let message = raw.split(whereSeparator: \.isNewline).last.map { String($0.prefix(200)) } ?? ""
-            throw EvaluationError.scorer("metric command \(command.joined(separator: " ")) exited \(process.terminationStatus): \(message)")
-        }
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        let lastLine = text.split(separator: "\n").last.map(String.init) ?? ""
-        if let value = Double(lastLine) {
+        let answer = try await session.answer(id: example.id, line: input).trimmingCharacters(in: .whitespacesAndNewlines)
+        if let value = Double(answer) {
             return Score(extracted: output, correct: value >= passThreshold, value: value)
         }
-        struct Answer: Decodable { let score: Double; let correct: Bool? }
-        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(lastLine.utf8)) else {
-            throw EvaluationError.scorer("metric command printed '\(lastLine.prefix(80))'; expected a number or {\"score\": x}")
+        struct Answer: Decodable { let score: Double; let correct: Bool?; let id: String? }
+        guard let parsed = try? JSONDecoder().decode(Answer.self, from: Data(answer.utf8)) else {
+            throw EvaluationError.scorer(
+                "metric command printed '\(answer.prefix(80))' for row \(example.id); expected a number or {\"score\": x} on one line per row "
+                    + "(write logs to stderr)")
         }
-        return Score(extracted: output, correct: answer.correct ?? (answer.score >= passThreshold), value: answer.score)
+        // An answer that names its row must name this one: a stray stdout line would otherwise
+        // shift every later score onto the wrong row.
+        if let id = parsed.id, id != example.id {
+            throw EvaluationError.scorer("metric command answered row \(id) where row \(example.id) was expected; print one line per row, in order")
+        }
+        return Score(extracted: output, correct: parsed.correct ?? (parsed.score >= passThreshold), value: parsed.score)
     }
 }

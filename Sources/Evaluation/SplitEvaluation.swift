@@ -48,6 +48,6 @@ public struct SplitEvaluation {
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let outcomes = try await evaluator.evaluate(prompt: version.prompt, examples: examples, progress: progress)
         try repository.recordEvaluation(outcomes, split: split.rawValue, total: examples.count, of: commit, config: config)
-        return SplitStatistics(outcomes: outcomes, labels: config.metric.classLabels)
+        return config.metric.statistics(outcomes)
     }
 }

@@ -52,6 +52,16 @@ extension Repository {
         let author = author ?? defaultSignature()
         let committer = committer ?? author
         var oid = git_oid()
+        try coordinated(updateReference) {
+            try writeCommit(&oid, message: message, tree: tree, parents: parents, author: author, committer: committer, updateReference: updateReference)
+        }
+        return ObjectID(oid)
+    }
+
+    private func writeCommit(
+        _ oid: inout git_oid, message: String, tree: ObjectID, parents: [ObjectID], author: Signature, committer: Signature,
+        updateReference: String?
+    ) throws {
         try withObject(tree, .tree) { treeObject in
             try withObjects(parents, .commit) { parentObjects in
                 try author.withGitSignature { authorSignature in
@@ -68,6 +78,5 @@ extension Repository {
                 }
             }
         }
-        return ObjectID(oid)
     }
 }

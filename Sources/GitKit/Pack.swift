@@ -51,7 +51,8 @@ extension Repository {
         var refdb: OpaquePointer?
         try check(git_repository_refdb(&refdb, pointer), "git_repository_refdb")
         defer { git_refdb_free(refdb) }
-        try check(git_refdb_compress(refdb), "git_refdb_compress")
+        // Packing rewrites packed-refs and removes loose references: a reference write like any other.
+        try coordinated("packed-refs") { try check(git_refdb_compress(refdb), "git_refdb_compress") }
         return PackSummary(objects: loose.count, referencesPacked: true)
     }
 

@@ -20,9 +20,11 @@ extension Repository {
     public func createReference(_ name: String, target: ObjectID, force: Bool = false, logMessage: String? = nil) throws {
         try validateReferenceName(name)
         var oid = target.raw
-        var reference: OpaquePointer?
-        try check(git_reference_create(&reference, pointer, name, &oid, force ? 1 : 0, logMessage), "git_reference_create", reference: name)
-        git_reference_free(reference)
+        try coordinated(name) {
+            var reference: OpaquePointer?
+            try check(git_reference_create(&reference, pointer, name, &oid, force ? 1 : 0, logMessage), "git_reference_create", reference: name)
+            git_reference_free(reference)
+        }
     }
 
     /// Moves a reference from `expected` to `target` only if it still points at `expected`
@@ -31,6 +33,10 @@ extension Repository {
     /// The corresponding libgit2 function is `git_reference_create_matching`.
     public func updateReference(_ name: String, to target: ObjectID, expecting expected: ObjectID?, logMessage: String? = nil) throws {
         try validateReferenceName(name)
+        try coordinated(name) { try moveReference(name, to: target, expecting: expected, logMessage: logMessage) }
+    }
+
+    private func moveReference(_ name: String, to target: ObjectID, expecting expected: ObjectID?, logMessage: String?) throws {
         var oid = target.raw
         var reference: OpaquePointer?
         if var current = expected?.raw {
@@ -52,7 +58,7 @@ extension Repository {
     /// Deletes a reference; deleting one that does not exist is not an error.
     /// The corresponding libgit2 function is `git_reference_remove`.
     public func deleteReference(_ name: String) throws {
-        _ = try found(git_reference_remove(pointer, name), "git_reference_remove", reference: name)
+        _ = try coordinated(name) { try found(git_reference_remove(pointer, name), "git_reference_remove", reference: name) }
     }
 
     /// References whose names match a glob such as `refs/heads/grad/*`, sorted by name.

@@ -21,6 +21,9 @@ public final class Repository {
     public let gitDirectory: URL
     /// The working tree, or nil for a bare repository.
     public let workingDirectory: URL?
+    /// Every reference write (create, move, delete, a commit that moves a reference) runs through
+    /// it when set; see `ReferenceWriteCoordinator`.
+    public var writeCoordinator: (any ReferenceWriteCoordinator)?
 
     private init(pointer: OpaquePointer) {
         self.pointer = pointer

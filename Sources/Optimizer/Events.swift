@@ -1,4 +1,5 @@
 import Foundation
+import Evaluation
 import LLM
 
 /// What a run reports while it works: the command line draws progress bars from these on a
@@ -84,6 +85,14 @@ public struct RunSummary: Sendable, Codable, Equatable {
     /// Whether the run left a record (a manifest and candidate branches); a run whose steps all
     /// found nothing to learn from records nothing.
     public var recorded = false
+    /// Candidates this run judged on the holdout, the holdout's size, and candidates judged on it
+    /// by every run in the repository: the final holdout score was selected on it and reads high.
+    public var holdoutJudged = 0
+    public var holdoutSize = 0
+    public var holdoutJudgedAllRuns = 0
+
+    /// How far the repository's use of the holdout has gone (see `HoldoutReuse`).
+    public var holdoutReuse: HoldoutReuse { HoldoutReuse(candidates: holdoutJudgedAllRuns, size: holdoutSize) }
 }
 
 extension RunSummary {
@@ -95,8 +104,9 @@ extension RunSummary {
         case .skipped:
             stepsRun += 1
             skipped += 1
-        case .finished(let rejectedCount, let operatorsByVariant, let acceptedStep):
+        case .finished(let rejectedCount, let operatorsByVariant, let acceptedStep, let judged):
             stepsRun += 1
+            holdoutJudged += judged
             rejected += rejectedCount
             accepted += acceptedStep == nil ? 0 : 1
             for (variant, op) in operatorsByVariant {

@@ -91,16 +91,28 @@ public struct CellReport: Codable, Sendable, Equatable {
     public var accepted: Int
     public var comparison: Comparison?
 
-    /// The paired permutation test of this cell against the baseline on per-example results.
+    /// This cell against the baseline. The unit of replication is the seed: each seed's run is
+    /// paired with the baseline's run of the same seed, and their final scores' difference is one
+    /// observation (mean, t interval over seeds, exact sign-flip test over seeds). The pooled test
+    /// over (seed, example) pairs is kept, labelled for what it is: it treats examples of one run
+    /// as independent, ignoring run-to-run variance, so its p is too small when runs vary.
     public struct Comparison: Codable, Sendable, Equatable {
         public var baseline: String
         /// Mean of (this cell - baseline) over the paired examples.
         public var meanDifference: Double
         /// Paired (seed, example) results compared.
         public var pairs: Int
+        /// The pooled per-example paired permutation test (ignores run-to-run variance).
         public var pValue: Double
         /// Bonferroni-corrected across the cells compared with the baseline.
         public var adjustedPValue: Double
+        /// Per seed: this cell's final score minus the baseline's, on the compared split.
+        public var seedDifferences: [Double]?
+        /// The mean of `seedDifferences` with its 95 % t interval (nil below two seeds).
+        public var seedInterval: MeanInterval?
+        /// The two-sided exact sign-flip test over seeds, and its Bonferroni correction.
+        public var seedPValue: Double?
+        public var seedAdjustedPValue: Double?
     }
 }
 
@@ -139,9 +151,18 @@ public struct ExperimentReport: Codable, Sendable, Equatable {
                 }
                 if !differences.isEmpty {
                     let p = PairedPermutationTest().pValue(differences: differences)
+                    // Both runs' final score on the compared split, never a holdout score against a test one.
+                    let final: (ExperimentRunResult) -> Double? = { comparedSplit == "test" ? $0.finalTest : $0.finalHoldout }
+                    let seedDifferences = mine.sorted { $0.seed < $1.seed }.compactMap { run -> Double? in
+                        guard let mine = final(run), let base = baselineRuns[run.seed].flatMap(final) else { return nil }
+                        return mine - base
+                    }
+                    let seedP = seedDifferences.isEmpty ? nil : PairedPermutationTest().pValue(differences: seedDifferences)
                     report.comparison = .init(
                         baseline: grid.baseline, meanDifference: differences.reduce(0, +) / Double(differences.count),
-                        pairs: differences.count, pValue: p, adjustedPValue: PairedPermutationTest.bonferroni(p, comparisons: comparisons))
+                        pairs: differences.count, pValue: p, adjustedPValue: PairedPermutationTest.bonferroni(p, comparisons: comparisons),
+                        seedDifferences: seedDifferences, seedInterval: MeanInterval(seedDifferences), seedPValue: seedP,
+                        seedAdjustedPValue: seedP.map { PairedPermutationTest.bonferroni($0, comparisons: comparisons) })
                 }
             }
             return report

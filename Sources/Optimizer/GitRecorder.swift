@@ -168,6 +168,9 @@ public actor GitRecorder {
 
     public func message(_ commit: ObjectID) throws -> StepMessage { try repository.stepMessage(commit) }
 
+    /// Candidates every run of the repository judged (see `HistoryReader.candidateCount`).
+    public func candidateCount() throws -> Int { try HistoryReader(repository).candidateCount() }
+
     public func parent(of commit: ObjectID) throws -> ObjectID? { try repository.firstParent(of: commit) }
 
     /// The run's verified candidates of steps before `step`, oldest first (for the merge operator).

@@ -56,6 +56,10 @@ public struct OptimizerRun: Sendable {
         let evaluator: Evaluator
         let system: PromptTemplate?
         let promptPath: String
+        /// The optimizer model's settings with the run's seed, so every optimizer request of a run
+        /// depends on it (seeds of an experiment differ in their rules and rewrites, not only in
+        /// their minibatches) and a server that honours seeds repeats a run without the cache.
+        let optimizerSettings: ModelSettings
         let inputFields: [String]
         /// Holdout and test rows: never placed in a prompt as worked examples.
         let excludedIDs: Set<String>
@@ -78,7 +82,8 @@ public struct OptimizerRun: Sendable {
         case alreadyDecided
         case skipped
         /// `operators`: which operator made each variant's candidate; `accepted`: the merged one, if any.
-        case finished(rejected: Int, operators: [Int: SearchSettings.Operator], accepted: AcceptedStep?)
+        /// `judged`: candidates this step evaluated on the holdout.
+        case finished(rejected: Int, operators: [Int: SearchSettings.Operator], accepted: AcceptedStep?, judged: Int)
     }
 
     /// What a run starts from, read before anything is recorded: the data and templates as
@@ -129,6 +134,8 @@ public struct OptimizerRun: Sendable {
         summary.usage = await runtime.accounting.totals.since(usageAtStart)
         summary.wallSeconds = Date().timeIntervalSince(started)
         summary.recorded = try await recorder.isRecorded(manifest.run)
+        summary.holdoutSize = prepared.context.holdout.count
+        summary.holdoutJudgedAllRuns = max(summary.holdoutJudged, try await recorder.candidateCount())
         // The run's loose objects go into one pack. A failure here loses nothing (they stay
         // loose, and git reads them as before), so it does not fail a run that did its work.
         if summary.recorded { try? await recorder.packObjects() }
@@ -171,7 +178,8 @@ public struct OptimizerRun: Sendable {
         let context = RunContext(
             request: request, manifest: manifest, search: search, runID: try RunID(manifest.run), train: train, holdout: holdout,
             evaluator: evaluator, system: system,
-            promptPath: config.task.prompt, inputFields: config.task.inputFields,
+            promptPath: config.task.prompt, optimizerSettings: Self.seeded(config.optimizerModel, run: search.seed),
+            inputFields: config.task.inputFields,
             excludedIDs: Set((holdout + test).map(\.id)),
             excludedInputs: Set((holdout + test).map { DemosOperator.inputKey($0, fields: config.task.inputFields) }))
         return PreparedRun(context: context, startTip: startTip, seedText: seedText, test: test, notices: notices)
@@ -198,7 +206,7 @@ public struct OptimizerRun: Sendable {
             switch outcome {
             case .skipped: break  // nothing to learn from is not a failure to learn
             case .alreadyDecided: stepsWithoutAcceptance += 1
-            case .finished(_, _, let accepted): stepsWithoutAcceptance = accepted == nil ? stepsWithoutAcceptance + 1 : 0
+            case .finished(_, _, let accepted, _): stepsWithoutAcceptance = accepted == nil ? stepsWithoutAcceptance + 1 : 0
             }
             if let patience = context.search.patience, stepsWithoutAcceptance >= patience {
                 summary.stoppedBecause = "no candidate passed in \(patience) step(s) in a row (patience)"
@@ -247,8 +255,21 @@ public struct OptimizerRun: Sendable {
             taskModel: config.model.name, optimizerModel: config.optimizerModel.name, operators: search.operators,
             prevalence: search.prevalence, collapseShare: search.collapseShare, maxRules: search.maxRules, maxDemos: search.maxDemos,
             demoTokens: search.demoTokens)
+        manifest.rule = search.rule
+        manifest.alpha = search.alpha
+        manifest.maxBrokenRatio = search.maxBrokenRatio.isFinite ? search.maxBrokenRatio : nil
         manifest.trunk = recorder.mergesIntoMain ? nil : recorder.trunk
         return manifest
+    }
+
+    /// The optimizer settings a run with seed `run` sends: grad.toml's optimizer seed (0 when
+    /// unset) offset by the run's times a prime, so the per-request offsets of one run (step × 1000
+    /// + variant) never meet another seed's; kept below 2^31 for servers that take a 32-bit seed.
+    static func seeded(_ settings: ModelSettings, run seed: Int) -> ModelSettings {
+        var seeded = settings
+        let mixed = UInt64(bitPattern: Int64((settings.seed ?? 0) &+ seed &* 1_000_003))
+        seeded.seed = Int(mixed % 2_000_000_000)
+        return seeded
     }
 
     /// The command that continues `run`.

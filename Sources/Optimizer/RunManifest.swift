@@ -18,6 +18,10 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var labels: SearchSettings.Labels
     public var seed: Int
     public var lambda: Double
+    /// Absent in manifests written before the significance test: those runs used the net rule.
+    public var rule: SearchSettings.Rule?
+    public var alpha: Double?
+    public var maxBrokenRatio: Double?
     public var maxRegressions: Int?
     public var maxRecallDrop: Double?
     public var redraws: Int
@@ -87,6 +91,9 @@ public struct RunManifest: Codable, Sendable, Equatable {
         search.labels = labels
         search.seed = seed
         search.lambda = lambda
+        search.rule = rule ?? .net
+        if let alpha { search.alpha = alpha }
+        search.maxBrokenRatio = maxBrokenRatio ?? .infinity
         search.maxRegressions = maxRegressions
         search.maxRecallDrop = maxRecallDrop
         search.redraws = redraws
@@ -104,8 +111,14 @@ public struct RunManifest: Codable, Sendable, Equatable {
     public var settingsTrailer: String {
         var parts = [
             "selection=\(selection.rawValue)", "feedback=\(feedback.rawValue)", "gradient=\(gradient.rawValue)", "labels=\(labels.rawValue)",
-            "variants=\(variants)", "batch=\(batchSize)", "lambda=\(lambda)",
+            "variants=\(variants)", "batch=\(batchSize)",
         ]
+        switch rule ?? .net {
+        case .net: parts.append("rule=net lambda=\(lambda)")
+        case .significant:
+            parts.append("rule=significant alpha=\(alpha ?? 0.05)")
+            if let maxBrokenRatio { parts.append("max-broken-ratio=\(maxBrokenRatio)") }
+        }
         if let maxRegressions { parts.append("max-regressions=\(maxRegressions)") }
         if let maxRecallDrop { parts.append("max-recall-drop=\(maxRecallDrop)") }
         if let operators { parts.append("operators=\(operators.map(\.rawValue).joined(separator: ","))") }

@@ -16,6 +16,8 @@ public struct RunRecord: Sendable, Encodable {
         /// `Grad-Prevalence` of the verdict (`ok`, `skipped`, `collapse: ...`).
         public var prevalence: String?
         public var holdout: Double?
+        /// The verdict's test: `sign test p=0.0039 (alpha 0.05/3)`; nil for the net rule.
+        public var test: String?
     }
 
     public struct Step: Sendable, Encodable {
@@ -109,7 +111,10 @@ extension GitRecorder {
                 variant: variant, commit: record.candidate.hex,
                 operatorName: record.message.value(TrailerKey.operatorName) ?? "rewrite", summary: record.message.subject,
                 verdict: text, accepted: text == "accepted", prevalence: verdict?.value(TrailerKey.prevalence),
-                holdout: try repository.evaluationNote(record.candidate)?.split("holdout")?.score))
+                holdout: try repository.evaluationNote(record.candidate)?.split("holdout")?.score,
+                test: verdict.flatMap { message in
+                    message.value(TrailerKey.test).map { "\($0) p=\(message.value(TrailerKey.pValue) ?? "?") (alpha \(message.value(TrailerKey.alpha) ?? "?"))" }
+                }))
         }
         return RunRecord.Step(step: step, trainBatch: trainBatch, candidates: candidates)
     }

@@ -51,12 +51,13 @@ extension OptimizerRun {
         let decision = try await decide(verification, candidates: candidates, commits: commits, step: step, usageBefore: usageBefore, context: context)
         let rejected = decision.verdicts.count - (decision.winner == nil ? 0 : 1)
         let operators = Dictionary(candidates.map { ($0.variant, $0.operatorName) }, uniquingKeysWith: { first, _ in first })
+        let judged = decision.verdicts.values.filter { $0.tally.evaluated > 0 }.count
         guard let winner = decision.winner, let candidate = candidates.first(where: { $0.variant == winner }) else {
-            return .finished(rejected: rejected, operators: operators, accepted: nil)
+            return .finished(rejected: rejected, operators: operators, accepted: nil, judged: judged)
         }
         let accepted = try await mergeWinner(
             candidate, decision: decision, step: step, batch: batch, usageBefore: usageBefore, context: context, state: &state)
-        return .finished(rejected: rejected, operators: operators, accepted: accepted)
+        return .finished(rejected: rejected, operators: operators, accepted: accepted, judged: judged)
     }
 
     /// Stage 0: what git already holds for the step. Nil when an interrupted run decided every
@@ -113,6 +114,7 @@ extension OptimizerRun {
         _ candidates: [ProposedCandidate], commits: CandidateCommits, step: Int, current: String, state: RunState, context: RunContext
     ) async throws -> StepVerification {
         var result = StepVerification(verdicts: [:], recordedWinner: nil)
+        let comparisons = candidates.filter { precheck($0, current: current, context: context) == nil }.count
         for candidate in candidates {
             guard let commit = commits[candidate.variant] else { continue }
             if let verdictCommit = commit.verdict {
@@ -126,7 +128,7 @@ extension OptimizerRun {
                 result.recordedWinner = candidate.variant
             }
             result.verdicts[candidate.variant] = try await verify(
-                candidate, step: step, current: current, candidates: candidates, state: state, context: context)
+                candidate, step: step, current: current, candidates: candidates, comparisons: comparisons, state: state, context: context)
         }
         return result
     }

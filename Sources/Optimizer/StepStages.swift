@@ -49,7 +49,7 @@ extension OptimizerRun {
         if operators.values.contains(where: \.needsGradient), search.feedback != .none {
             let writer = GradientWriter(
                 client: runtime.optimizerClient, metaPrompts: metaPrompts, mode: search.gradient,
-                settings: config.optimizerModel, labelSet: config.metric.labels, inputFields: config.task.inputFields)
+                settings: context.optimizerSettings, labelSet: config.metric.labels, inputFields: config.task.inputFields)
             emit(.phase(name: "gradient (step \(step))", total: 1))
             gradient = try await writer.gradient(prompt: current, outcomes: batch.selected, shownTargets: shownTargets, step: step)
             emit(.gradient(step: step, errors: batch.errors, batch: batch.outcomes.count, text: gradient?.text ?? ""))
@@ -85,27 +85,47 @@ extension OptimizerRun {
     /// The operator stage for one variant.
     func makeOperator(_ name: SearchSettings.Operator, context: RunContext) -> any CandidateOperator {
         switch name {
-        case .rules: return RulesOperator(client: runtime.optimizerClient, metaPrompts: metaPrompts, settings: config.optimizerModel)
+        case .rules: return RulesOperator(client: runtime.optimizerClient, metaPrompts: metaPrompts, settings: context.optimizerSettings)
         case .demos: return DemosOperator()
-        case .rewrite: return RewriteOperator(client: runtime.optimizerClient, metaPrompts: metaPrompts, settings: config.optimizerModel)
+        case .rewrite: return RewriteOperator(client: runtime.optimizerClient, metaPrompts: metaPrompts, settings: context.optimizerSettings)
         case .merge: return MergeOperator(recorder: recorder, run: context.runID)
         }
     }
 
+    /// Why a candidate is rejected before it reaches the holdout (identical to the current prompt,
+    /// unusable template, does not render), or nil when it goes to verification.
+    func precheck(_ candidate: ProposedCandidate, current: String, context: RunContext) -> String? {
+        if candidate.text.trimmingCharacters(in: .whitespacesAndNewlines) == current.trimmingCharacters(in: .whitespacesAndNewlines) {
+            return "identical to the current prompt"
+        }
+        if let problem = PromptFile.parse(candidate.text).problems(path: context.promptPath, inputFields: context.inputFields).first {
+            return problem
+        }
+        if let example = context.holdout.first {
+            do {
+                _ = try context.pair(candidate.text).messages(for: example)
+            } catch {
+                return "the prompt does not render (\(error))"
+            }
+        }
+        return nil
+    }
+
     /// Stage 6 for one candidate: regularized verification, or the naive baseline's acceptance.
+    /// - Parameter comparisons: the step's candidates that reach the holdout; each is tested at
+    ///   alpha / comparisons (Bonferroni), so the step merges a no-better candidate with
+    ///   probability at most alpha.
     func verify(
-        _ candidate: ProposedCandidate, step: Int, current: String, candidates: [ProposedCandidate], state: RunState, context: RunContext
+        _ candidate: ProposedCandidate, step: Int, current: String, candidates: [ProposedCandidate], comparisons: Int, state: RunState,
+        context: RunContext
     ) async throws -> Verdict {
         let holdout = context.holdout
         let unverified = { (passed: Bool, text: String, score: Double?) in
             Verdict(passed: passed, text: text, tally: FlipTally(baseline: []), baselineScore: self.score(state.baseline),
                     candidateScore: score, outcomes: [])
         }
-        if candidate.text.trimmingCharacters(in: .whitespacesAndNewlines) == current.trimmingCharacters(in: .whitespacesAndNewlines) {
-            return unverified(false, "rejected: identical to the current prompt", score(state.baseline))
-        }
-        if let problem = PromptFile.parse(candidate.text).problems(path: context.promptPath, inputFields: context.inputFields).first {
-            return unverified(false, "rejected: \(problem)", nil)
+        if let problem = precheck(candidate, current: current, context: context) {
+            return unverified(false, "rejected: \(problem)", problem.hasPrefix("identical") ? score(state.baseline) : nil)
         }
         if context.search.selection == .naive {
             let first = candidates.first { $0.text != current }?.variant
@@ -115,16 +135,9 @@ extension OptimizerRun {
         }
         let name = "verify s\(step)v\(candidate.variant)"
         emit(.phase(name: name, total: holdout.count))
-        if let example = holdout.first {
-            do {
-                _ = try context.pair(candidate.text).messages(for: example)
-            } catch let error as EvaluationError {
-                return unverified(false, "rejected: the prompt does not render (\(error))", nil)
-            }
-        }
         let verifier = Verifier(
-            evaluator: context.evaluator, rule: PreservationRule(context.search),
-            audit: AuditSettings(context.search, metric: config.metric))
+            evaluator: context.evaluator, rule: PreservationRule(context.search, comparisons: comparisons),
+            audit: AuditSettings(context.search, metric: config.metric, targets: holdout.map(\.target)))
         return try await verifier.verify(
             candidate: context.pair(candidate.text), holdout: holdout, baseline: state.baseline,
             progress: progressReporter(name, total: holdout.count))
@@ -146,7 +159,8 @@ extension OptimizerRun {
         _ verdict: Verdict, step: Int, variant: Int, candidate: ObjectID, usageBefore: UsageTotals, context: RunContext
     ) async throws -> ObjectID {
         let usage = await runtime.accounting.totals
-        let body = ([verdict.text] + (verdict.audit.map { [""] + $0.lines } ?? [])).joined(separator: "\n")
+        let body = ([verdict.text] + (verdict.significance.map { ["Test (holdout): " + $0.summary] } ?? [])
+            + (verdict.audit.map { [""] + $0.lines } ?? [])).joined(separator: "\n")
         let message = StepMessage(
             subject: "Verdict s\(step)v\(variant): \(verdict.passed ? "accepted" : "rejected")", body: body,
             trailers: stepTrailers(step, variant: variant, kind: "verdict", context: context)

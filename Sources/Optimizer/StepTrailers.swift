@@ -31,6 +31,13 @@ extension OptimizerRun {
             Trailer(key: TrailerKey.regressions, value: String(verdict.tally.regressions)),
             Trailer(key: TrailerKey.improvements, value: String(verdict.tally.improvements)),
         ]
+        if let significance = verdict.significance {
+            trailers += [
+                Trailer(key: TrailerKey.test, value: significance.test),
+                Trailer(key: TrailerKey.pValue, value: significance.pText),
+                Trailer(key: TrailerKey.alpha, value: significance.level),
+            ]
+        }
         if let audit = verdict.audit {
             trailers += [
                 Trailer(key: TrailerKey.prevalence, value: audit.verdictText),

@@ -2,22 +2,77 @@ import Evaluation
 import Foundation
 import PromptRepo
 
-/// The preservation rule of regularized verification: a candidate passes when
-/// `improvements - lambda * regressions > 0`, it has at most `maxRegressions` regressions, and no
-/// class's holdout recall falls by more than `maxRecallDrop`.
+/// The acceptance rule of regularized verification, and the regression gate's rule.
+///
+/// `rule = "significant"` (the default) asks a test, not a sign: a candidate is accepted only when
+/// the examples it fixed outnumber the ones it broke by more than chance allows: the exact
+/// one-sided sign test on the holdout examples candidate and parent disagree on (exact McNemar;
+/// a paired sign-flip test for graded scores) at `alpha / comparisons` (Bonferroni over the
+/// candidates verified in one step). Preservation: it may also break at most `maxBrokenRatio`
+/// examples per example it fixed, so a swap (25 fixed, 19 broken) is refused even when it nets
+/// a gain. `rule = "net"` is the papers' baseline: `improvements - lambda * regressions > 0`.
+///
+/// Asked `notWorse` (`git grad check --against`), the rule is a non-inferiority gate: it fails
+/// only on a significant regression (one-sided at `alpha`, no correction: one comparison) or on
+/// more broken examples than preservation allows; an unchanged prompt passes.
 public struct PreservationRule: Sendable, Equatable {
+    public enum Question: Sendable, Equatable {
+        /// Would the optimizer merge this candidate?
+        case better
+        /// Is this version worse than the base?
+        case notWorse
+    }
+
+    public var kind: SearchSettings.Rule
+    public var question: Question
+    public var alpha: Double
+    /// Candidates judged in the same step: each is tested at `alpha / comparisons`.
+    public var comparisons: Int
     public var lambda: Double
     public var maxRegressions: Int?
     public var maxRecallDrop: Double?
+    public var maxBrokenRatio: Double?
 
-    public init(lambda: Double = 1, maxRegressions: Int? = nil, maxRecallDrop: Double? = nil) {
+    public init(
+        kind: SearchSettings.Rule = .net, question: Question = .better, alpha: Double = 0.05, comparisons: Int = 1, lambda: Double = 1,
+        maxRegressions: Int? = nil, maxRecallDrop: Double? = nil, maxBrokenRatio: Double? = nil
+    ) {
+        self.kind = kind
+        self.question = question
+        self.alpha = alpha
+        self.comparisons = max(1, comparisons)
         self.lambda = lambda
         self.maxRegressions = maxRegressions
         self.maxRecallDrop = maxRecallDrop
+        self.maxBrokenRatio = maxBrokenRatio
     }
 
-    public init(_ search: SearchSettings) {
-        self.init(lambda: search.lambda, maxRegressions: search.maxRegressions, maxRecallDrop: search.maxRecallDrop)
+    public init(_ search: SearchSettings, question: Question = .better, comparisons: Int = 1) {
+        self.init(
+            kind: search.rule, question: question, alpha: search.alpha, comparisons: comparisons, lambda: search.lambda,
+            maxRegressions: search.maxRegressions, maxRecallDrop: search.maxRecallDrop,
+            maxBrokenRatio: search.maxBrokenRatio.isFinite ? search.maxBrokenRatio : nil)
+    }
+
+    /// The level each candidate is tested at.
+    public var threshold: Double { alpha / Double(comparisons) }
+
+    /// The test a verdict was decided by: its name, p and the level it was held to; nil for the
+    /// net rule.
+    public func significance(_ tally: FlipTally) -> Significance? {
+        switch question {
+        case .better:
+            guard kind == .significant else { return nil }
+            return Significance(test: tally.comparison.testName, p: tally.comparison.pBetter, level: levelText, question: "better")
+        case .notWorse:
+            return Significance(test: tally.comparison.testName, p: tally.comparison.pWorse, level: Self.format(alpha), question: "worse")
+        }
+    }
+
+    var levelText: String { comparisons == 1 ? Self.format(alpha) : "\(Self.format(alpha))/\(comparisons)" }
+
+    static func format(_ p: Double) -> String {
+        p < 0.0001 ? String(format: "%.1e", p) : String(format: "%.4g", p)
     }
 
     /// Why a finished comparison fails the rule, or nil when it passes.
@@ -28,25 +83,77 @@ public struct PreservationRule: Sendable, Equatable {
         if let maxRecallDrop, let (label, drop) = tally.worstRecallDrop(), drop > maxRecallDrop + 1e-9 {
             return String(format: "recall of '%@' fell by %.2f > %.2f", label, drop, maxRecallDrop)
         }
-        let net = Double(tally.improvements) - lambda * Double(tally.regressions)
-        if net <= 0 {
-            return String(format: "improvements %d - %.2g x regressions %d = %.2g, not > 0", tally.improvements, lambda, tally.regressions, net)
+        switch question {
+        case .notWorse: return notWorseFailure(tally)
+        case .better: return kind == .net ? netFailure(tally) : significanceFailure(tally)
         }
-        return nil
+    }
+
+    private func netFailure(_ tally: FlipTally) -> String? {
+        let net = Double(tally.improvements) - lambda * Double(tally.regressions)
+        guard net <= 0 else { return nil }
+        return String(format: "improvements %d - %.2g x regressions %d = %.2g, not > 0", tally.improvements, lambda, tally.regressions, net)
+    }
+
+    private func significanceFailure(_ tally: FlipTally) -> String? {
+        let p = tally.comparison.pBetter
+        guard p > threshold else { return swapFailure(tally, floor: 0) }
+        return "not significant: +\(tally.improvements)/-\(tally.regressions), \(tally.comparison.testName) p=\(Self.format(p)) > \(levelText)"
+    }
+
+    private func notWorseFailure(_ tally: FlipTally) -> String? {
+        // The comparison's counts: for graded scores a drop that stays above the pass threshold
+        // is still a drop.
+        let comparison = tally.comparison
+        let p = comparison.pWorse
+        if comparison.regressions > 0, p <= alpha {
+            return "significantly worse: +\(comparison.improvements)/-\(comparison.regressions), \(comparison.testName) p=\(Self.format(p)) <= \(Self.format(alpha))"
+        }
+        // The gate lets a change break up to 2 examples for nothing (noise of a reworded prompt).
+        return swapFailure(tally, floor: 2)
+    }
+
+    /// Preservation: more broken than `maxBrokenRatio` per fixed example (and than `floor`).
+    private func swapFailure(_ tally: FlipTally, floor: Int) -> String? {
+        guard let ratio = maxBrokenRatio, tally.regressions > floor,
+              Double(tally.regressions) > ratio * Double(tally.improvements) + 1e-9 else { return nil }
+        return String(
+            format: "breaks %d examples the parent got right for %d fixed (preservation allows %.2g broken per fix)",
+            tally.regressions, tally.improvements, ratio)
     }
 
     /// Whether a candidate could still pass if every remaining example went its way: all
     /// remaining baseline-wrong examples become improvements, no further regressions. When this
-    /// is false the verdict is already decided, so evaluation can stop.
+    /// is false the verdict is already decided, so evaluation can stop. Both the test's p and
+    /// the preservation bound only improve as improvements are added, so the stop is exact.
+    /// Graded scores are never stopped early: their test is a sign-flip test whose Monte Carlo p
+    /// need not fall monotonically as the best case adds examples, and it is costly per example.
     public func canStillPass(_ tally: FlipTally) -> Bool {
-        failure(tally.bestCase()) == nil
+        guard tally.comparison.binary else { return true }
+        return failure(tally.bestCase()) == nil
     }
+}
+
+/// A verdict's test: `sign test`, one-sided p, and the level (`0.05/3` under Bonferroni).
+public struct Significance: Sendable, Equatable {
+    public var test: String
+    public var p: Double
+    public var level: String
+    /// What the p is for: `better` (a step) or `worse` (the regression gate).
+    public var question: String
+
+    public var pText: String { PreservationRule.format(p) }
+    /// `sign test p=0.0039 (alpha 0.05/3)`.
+    public var summary: String { "\(test) p=\(pText) (one-sided, \(question); alpha \(level))" }
 }
 
 /// Per-example comparison of a candidate with the current prompt on the holdout set.
 public struct FlipTally: Sendable, Equatable {
     /// Baseline correctness and label of each holdout example, in evaluation order.
     public let baseline: [(id: String, label: String, correct: Bool)]
+    /// The parent's score of each example (0 or 1 for label metrics; a grade otherwise).
+    public let baselineScores: [Double]
+    public private(set) var candidateScores: [Double] = []
     public private(set) var evaluated = 0
     public private(set) var regressions = 0
     public private(set) var improvements = 0
@@ -55,15 +162,25 @@ public struct FlipTally: Sendable, Equatable {
 
     public static func == (lhs: FlipTally, rhs: FlipTally) -> Bool {
         lhs.evaluated == rhs.evaluated && lhs.regressions == rhs.regressions && lhs.improvements == rhs.improvements
+            && lhs.candidateScores == rhs.candidateScores
     }
 
-    public init(baseline: [(id: String, label: String, correct: Bool)]) { self.baseline = baseline }
+    public init(baseline: [(id: String, label: String, correct: Bool)], scores: [Double]? = nil) {
+        self.baseline = baseline
+        baselineScores = scores ?? baseline.map { $0.correct ? 1 : 0 }
+    }
 
     public var remaining: Int { baseline.count - evaluated }
 
+    /// The paired comparison of the examples evaluated so far.
+    public var comparison: PairedComparison {
+        PairedComparison(parent: Array(baselineScores.prefix(evaluated)), candidate: candidateScores)
+    }
+
     /// Adds the next example's candidate result (examples are fed in baseline order).
-    public mutating func add(candidateCorrect correct: Bool) {
+    public mutating func add(candidateCorrect correct: Bool, score: Double? = nil) {
         let base = baseline[evaluated]
+        candidateScores.append(score ?? (correct ? 1 : 0))
         evaluated += 1
         if correct { candidateCorrect += 1 }
         if base.correct && !correct {
@@ -75,10 +192,12 @@ public struct FlipTally: Sendable, Equatable {
         }
     }
 
-    /// The tally if every remaining example improved where it can and none regressed.
+    /// The tally if every remaining example improved where it can (a full score) and none regressed.
     func bestCase() -> FlipTally {
         var best = self
-        while best.remaining > 0 { best.add(candidateCorrect: true) }
+        while best.remaining > 0 {
+            best.add(candidateCorrect: true, score: max(1, best.baselineScores[best.evaluated]))
+        }
         return best
     }
 
@@ -105,12 +224,14 @@ public struct Verdict: Sendable, Equatable {
     public var outcomes: [ExampleOutcome]
     /// The prevalence audit of the verified examples (nil for metrics without classes).
     public var audit: PrevalenceAudit?
+    /// The test, its p and the level; nil for the net rule and unverified candidates.
+    public var significance: Significance?
 
     public var complete: Bool { tally.remaining == 0 }
 
     public init(
         passed: Bool, text: String, tally: FlipTally, baselineScore: Double, candidateScore: Double?,
-        outcomes: [ExampleOutcome], audit: PrevalenceAudit? = nil
+        outcomes: [ExampleOutcome], audit: PrevalenceAudit? = nil, significance: Significance? = nil
     ) {
         self.passed = passed
         self.text = text
@@ -119,6 +240,7 @@ public struct Verdict: Sendable, Equatable {
         self.candidateScore = candidateScore
         self.outcomes = outcomes
         self.audit = audit
+        self.significance = significance
     }
 }
 
@@ -127,16 +249,25 @@ public struct AuditSettings: Sendable, Equatable {
     public var mode: SearchSettings.Prevalence
     public var labels: [String]
     public var collapseShare: Double
+    /// The level of the balanced-accuracy test.
+    public var alpha: Double
+    public var caseSensitive: Bool
 
-    public init(mode: SearchSettings.Prevalence, labels: [String], collapseShare: Double) {
+    public init(mode: SearchSettings.Prevalence, labels: [String], collapseShare: Double, alpha: Double = 0.05, caseSensitive: Bool = false) {
         self.mode = mode
         self.labels = labels
         self.collapseShare = collapseShare
+        self.alpha = alpha
+        self.caseSensitive = caseSensitive
     }
 
-    /// The audit grad.toml asks for: its mode and collapse share, over the metric's classes.
-    public init(_ search: SearchSettings, metric: MetricSettings) {
-        self.init(mode: search.prevalence, labels: metric.classLabels, collapseShare: search.collapseShare)
+    /// The audit grad.toml asks for: its mode, collapse share and alpha, over the metric's classes
+    /// (the label set of `choice`; for `exact`, `contains` and `regex` the targets when they form
+    /// a small label set).
+    public init(_ search: SearchSettings, metric: MetricSettings, targets: [String]) {
+        self.init(
+            mode: search.prevalence, labels: metric.classLabels(targets: targets), collapseShare: search.collapseShare, alpha: search.alpha,
+            caseSensitive: metric.caseSensitive)
     }
 }
 
@@ -159,29 +290,32 @@ public struct Verifier: Sendable {
         candidate: PromptPair, holdout: [Example], baseline: [ExampleOutcome],
         progress: (@Sendable (ExampleOutcome) -> Void)? = nil
     ) async throws -> Verdict {
-        let baselineByID = Dictionary(baseline.map { ($0.example.id, $0.correct) }, uniquingKeysWith: { first, _ in first })
-        let base = holdout.map { (id: $0.id, label: $0.target, correct: baselineByID[$0.id] ?? false) }
+        let baselineByID = Dictionary(baseline.map { ($0.example.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let base = holdout.map { (id: $0.id, label: $0.target, correct: baselineByID[$0.id]?.correct ?? false) }
+        let scores = holdout.map { baselineByID[$0.id]?.score.value ?? 0 }
         let rule = self.rule
         let earlyStop = self.earlyStop
         let outcomes = try await evaluator.evaluate(
             prompt: candidate, examples: holdout, progress: progress,
             shouldContinue: { outcomes in
                 guard earlyStop else { return true }
-                var tally = FlipTally(baseline: base)
-                for outcome in outcomes { tally.add(candidateCorrect: outcome.correct) }
+                var tally = FlipTally(baseline: base, scores: scores)
+                for outcome in outcomes { tally.add(candidateCorrect: outcome.correct, score: outcome.score.value) }
                 return rule.canStillPass(tally)
             })
-        var tally = FlipTally(baseline: base)
-        for outcome in outcomes { tally.add(candidateCorrect: outcome.correct) }
+        var tally = FlipTally(baseline: base, scores: scores)
+        for outcome in outcomes { tally.add(candidateCorrect: outcome.correct, score: outcome.score.value) }
         var failure = tally.remaining == 0
             ? rule.failure(tally)
-            : "cannot pass even if every remaining example improved: " + (rule.failure(tally.bestCase()) ?? "")
+            : "cannot pass even if every remaining example improved (best case: " + (rule.failure(tally.bestCase()) ?? "") + ")"
         // The one definition of a split's score (Evaluation's `meanScore`).
         let baselineScore = meanScore(baseline)
         let candidateScore = meanScore(outcomes)
         let audit = self.audit.flatMap { settings in
             settings.mode == .off ? nil
-                : PrevalenceAudit(parent: baseline, candidate: outcomes, labels: settings.labels, collapseShare: settings.collapseShare)
+                : PrevalenceAudit(
+                    parent: baseline, candidate: outcomes, labels: settings.labels, collapseShare: settings.collapseShare,
+                    alpha: settings.alpha, caseSensitive: settings.caseSensitive)
         }
         if failure == nil, self.audit?.mode == .reject, let collapse = audit?.collapse {
             failure = "prevalence audit: \(collapse)"
@@ -192,6 +326,6 @@ public struct Verifier: Sendable {
         }
         return Verdict(
             passed: failure == nil, text: text, tally: tally, baselineScore: baselineScore, candidateScore: candidateScore,
-            outcomes: outcomes, audit: audit)
+            outcomes: outcomes, audit: audit, significance: rule.significance(tally))
     }
 }

@@ -14,6 +14,8 @@ public struct SearchOverrides: Codable, Sendable, Equatable {
     public var lambda: Double?
     public var maxRegressions: Int?
     public var prevalence: SearchSettings.Prevalence?
+    public var rule: SearchSettings.Rule?
+    public var alpha: Double?
 
     public init() {}
 
@@ -29,6 +31,8 @@ public struct SearchOverrides: Codable, Sendable, Equatable {
         if let lambda { search.lambda = lambda }
         if let maxRegressions { search.maxRegressions = maxRegressions }
         if let prevalence { search.prevalence = prevalence }
+        if let rule { search.rule = rule }
+        if let alpha { search.alpha = alpha }
     }
 
     /// `key=value` pairs, for the table and `--vary` names.
@@ -44,11 +48,13 @@ public struct SearchOverrides: Codable, Sendable, Equatable {
         if let lambda { parts.append("lambda=\(lambda)") }
         if let maxRegressions { parts.append("max_regressions=\(maxRegressions)") }
         if let prevalence { parts.append("prevalence=\(prevalence.rawValue)") }
+        if let rule { parts.append("rule=\(rule.rawValue)") }
+        if let alpha { parts.append("alpha=\(alpha)") }
         return parts.isEmpty ? "grad.toml" : parts.joined(separator: " ")
     }
 
     /// The names `--vary` and grid files accept.
-    public static let keys = ["selection", "variants", "batch_size", "feedback", "gradient", "labels", "operators", "lambda", "max_regressions", "prevalence"]
+    public static let keys = ["selection", "variants", "batch_size", "feedback", "gradient", "labels", "operators", "lambda", "max_regressions", "prevalence", "rule", "alpha"]
 
     /// Sets one setting from its text; `describe` names where the text came from in errors.
     public mutating func set(_ key: String, _ text: String, describe: String) throws {
@@ -71,6 +77,10 @@ public struct SearchOverrides: Codable, Sendable, Equatable {
         case "gradient": gradient = try choice(SearchSettings.Gradient.self)
         case "labels": labels = try choice(SearchSettings.Labels.self)
         case "prevalence": prevalence = try choice(SearchSettings.Prevalence.self)
+        case "rule": rule = try choice(SearchSettings.Rule.self)
+        case "alpha":
+            guard let value = Double(text), value > 0, value < 0.5 else { throw fail("expected a number between 0 and 0.5, found '\(text)'") }
+            alpha = value
         case "operators":
             do {
                 operators = try SearchSettings.Operator.parse(text.split(whereSeparator: { $0 == "+" || $0 == "," }).map(String.init))

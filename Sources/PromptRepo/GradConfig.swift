@@ -10,6 +10,9 @@ public struct GradConfig: Sendable, Equatable {
     public var model: ModelSettings
     /// The model that writes gradients and candidates; the task model when not set.
     public var optimizerModel: ModelSettings
+    /// The model a `judge` metric asks (`[judge]`); nil asks the optimizer model. A separate judge
+    /// keeps the model that writes prompts from grading them.
+    public var judgeModel: ModelSettings?
     public var search: SearchSettings
     public var prices: [String: ModelPrice]
     /// Overrides for the optimizer's meta-prompt files, by role (`gradient`, `propose`, ...).
@@ -51,6 +54,15 @@ public struct GradConfig: Sendable, Equatable {
             try optimizerReader.rejectUnknownKeys()
         }
 
+        var judgeModel: ModelSettings?
+        if var judgeReader = try root.subtable("judge") {
+            var defaults = optimizerModel
+            defaults.temperature = 0
+            defaults.maxTokens = 200
+            judgeModel = try readModel(&judgeReader, defaults: defaults)
+            try judgeReader.rejectUnknownKeys()
+        }
+
         var search = SearchSettings()
         if var searchReader = try root.subtable("search") {
             search = try readSearch(&searchReader)
@@ -81,8 +93,8 @@ public struct GradConfig: Sendable, Equatable {
 
         try root.rejectUnknownKeys()
         return GradConfig(
-            task: task, metric: metric, model: model, optimizerModel: optimizerModel, search: search, prices: prices,
-            metaPrompts: metaPrompts)
+            task: task, metric: metric, model: model, optimizerModel: optimizerModel, judgeModel: judgeModel, search: search,
+            prices: prices, metaPrompts: metaPrompts)
     }
 
     /// Reads `grad.toml` from a directory.
@@ -142,7 +154,13 @@ public struct GradConfig: Sendable, Equatable {
     private static func readModel(_ reader: inout TOMLReader, defaults: ModelSettings) throws -> ModelSettings {
         var model = defaults
         if let provider = try reader.choice("provider", as: ModelSettings.Provider.self) {
-            if provider != model.provider { model.name = ModelSettings.defaultName(for: provider) }
+            if provider != model.provider {
+                // Another provider starts from its own defaults: the inherited server and key
+                // variable belong to the other one, and a key must never go to a server it is not for.
+                model.name = ModelSettings.defaultName(for: provider)
+                model.baseURL = nil
+                model.apiKeyEnv = nil
+            }
             model.provider = provider
         }
         if let name = try reader.string("name") { model.name = name }
@@ -194,6 +212,15 @@ public struct GradConfig: Sendable, Equatable {
         search.gradient = try reader.choice("gradient", as: SearchSettings.Gradient.self) ?? search.gradient
         search.labels = try reader.choice("labels", as: SearchSettings.Labels.self) ?? search.labels
         search.seed = try reader.int("seed") ?? search.seed
+        search.rule = try reader.choice("rule", as: SearchSettings.Rule.self) ?? search.rule
+        if let alpha = try reader.double("alpha") {
+            guard alpha > 0, alpha < 0.5 else { throw reader.fail("alpha", "must be between 0 and 0.5 (0.05 is usual)") }
+            search.alpha = alpha
+        }
+        if let ratio = try reader.double("max_broken_ratio") {
+            guard ratio >= 0 else { throw reader.fail("max_broken_ratio", "must not be negative") }
+            search.maxBrokenRatio = ratio
+        }
         search.lambda = try reader.double("lambda") ?? search.lambda
         if search.lambda < 0 { throw reader.fail("lambda", "must not be negative") }
         search.maxRegressions = try reader.int("max_regressions")

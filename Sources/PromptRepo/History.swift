@@ -51,6 +51,12 @@ public struct HistoryReader {
         var branches: [(branch: CandidateBranch, tip: ObjectID)]
     }
 
+    /// How many candidate branches every run in the repository made: the candidates judged on the
+    /// holdout (an upper bound: a candidate identical to its parent was not evaluated).
+    public func candidateCount() throws -> Int {
+        try candidateBranches().values.reduce(0) { total, steps in total + steps.values.reduce(0) { $0 + $1.branches.count } }
+    }
+
     /// The candidate branches, grouped by run and step, from their names alone (cheap: no commit read).
     func candidateBranches() throws -> [String: [Int: StepBranches]] {
         var result: [String: [Int: StepBranches]] = [:]

@@ -16,6 +16,8 @@ public final class PromptRepository {
         guard let root = git.workingDirectory else { throw GitError.bareRepository(git.gitDirectory.path) }
         self.git = git
         self.root = root
+        // Every reference this handle writes holds git-grad's kernel writer lock (see WriterLock).
+        git.writeCoordinator = WriterLock(gitDirectory: git.gitDirectory)
     }
 
     /// Opens the repository containing `directory`.

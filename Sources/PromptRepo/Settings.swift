@@ -86,9 +86,7 @@ public struct MetricSettings: Sendable, Equatable {
     public var kind: Kind
     /// For `choice`: the label set.
     public var labels: [String]
-    /// The classes per-class statistics and the prevalence audit look at: the label set of a
-    /// `choice` metric, none for the others.
-    public var classLabels: [String] { kind == .choice ? labels : [] }
+    // The classes per-class statistics and the audit look at: `classLabels(targets:)` (Evaluation).
     /// For `number`: allowed absolute difference.
     public var tolerance: Double
     /// For `regex`: the pattern, with `{{target}}` replaced by the escaped target.
@@ -100,6 +98,21 @@ public struct MetricSettings: Sendable, Equatable {
     /// For `command`: the scorer program and its arguments.
     public var command: [String]
     public var caseSensitive: Bool
+
+    public init(
+        kind: Kind, labels: [String] = [], tolerance: Double = 0, pattern: String? = nil, rubric: String? = nil,
+        judgeScale: JudgeScale = .binary, passThreshold: Double = 0.5, command: [String] = [], caseSensitive: Bool = false
+    ) {
+        self.kind = kind
+        self.labels = labels
+        self.tolerance = tolerance
+        self.pattern = pattern
+        self.rubric = rubric
+        self.judgeScale = judgeScale
+        self.passThreshold = passThreshold
+        self.command = command
+        self.caseSensitive = caseSensitive
+    }
 }
 
 /// The optimizer's search settings (see the seed papers for what each option reproduces).
@@ -129,6 +142,9 @@ public struct SearchSettings: Sendable, Equatable {
             return "'\(name)' is not an operator; use \(names.dropLast().joined(separator: ", ")) or \(names.last!)"
         }
     }
+    /// How a verified candidate is accepted: by a significance test (the default) or by the
+    /// papers' net rule `improvements - lambda * regressions > 0`.
+    public enum Rule: String, Sendable, CaseIterable, Codable { case significant, net }
     /// What the prevalence audit does with a candidate whose gain comes with a class collapse.
     public enum Prevalence: String, Sendable, CaseIterable, Codable { case reject, flag, off }
 
@@ -140,7 +156,13 @@ public struct SearchSettings: Sendable, Equatable {
     public var gradient = Gradient.oneStep
     public var labels = Labels.correct
     public var seed = 7
-    /// Preservation rule: pass when improvements - lambda * regressions > 0.
+    /// The acceptance rule: a significance test, or the net rule with `lambda`.
+    public var rule = Rule.significant
+    /// The test's level: the chance of merging a candidate no better than its parent, per step.
+    public var alpha = 0.05
+    /// Preservation (significant rule): at most this many broken examples per fixed one.
+    public var maxBrokenRatio = 0.5
+    /// The net rule: pass when improvements - lambda * regressions > 0.
     public var lambda = 1.0
     public var maxRegressions: Int?
     /// No class's holdout recall may fall by more than this (0...1).

@@ -89,7 +89,14 @@ public struct Sharing {
     // MARK: - Integrating
 
     private func integrateMain(_ theirs: ObjectID, into report: inout SyncReport) throws {
-        let ours = try repository.mainTip()
+        guard let ours = try git.referenceTarget(GradRefs.main) else {
+            // A fresh clone or `git init` + `remote add`: main comes from the remote.
+            let headIsUnborn = try git.currentBranch().map { try git.branchTarget($0) == nil } ?? false
+            try git.updateReference(GradRefs.main, to: theirs, expecting: nil, logMessage: "git-grad: pull (main from the remote)")
+            report.updated.append(GradRefs.main)
+            report.workingTreeUpdated = try headIsUnborn && checkOutMain(theirs)
+            return
+        }
         guard ours != theirs, try git.mergeBase(ours, theirs) != theirs else { return }
         guard try git.mergeBase(ours, theirs) == ours else {
             report.diverged.append(GradRefs.main)
@@ -99,6 +106,20 @@ public struct Sharing {
         report.mainMoved = (ours, theirs)
         report.updated.append(GradRefs.main)
         report.workingTreeUpdated = try repository.syncWorkingTree(from: ours, to: theirs)
+    }
+
+    /// A repository whose HEAD named a branch without commits gets HEAD on main and main's files
+    /// in its working tree and index, so it holds the prompt repository. Files already there
+    /// that main would overwrite are kept, and the checkout is skipped.
+    private func checkOutMain(_ tip: ObjectID) throws -> Bool {
+        guard git.workingDirectory != nil else { return false }
+        try git.setHead(branch: GradRefs.mainBranch)
+        do {
+            try git.updateWorkingTree(from: try git.updateTree(nil, applying: []), to: try git.commit(tip).tree)
+            return true
+        } catch GitError.uncommittedChanges {
+            return false
+        }
     }
 
     private func fastForward(_ name: String, to theirs: ObjectID, into report: inout SyncReport) throws {

@@ -30,6 +30,10 @@ public enum TrailerKey {
     public static let merged = "Merged"
     /// The prevalence audit's verdict: `ok`, `skipped`, or `collapse: ...`.
     public static let prevalence = "Prevalence"
+    /// The verdict's significance test, its one-sided p and the level it was held to.
+    public static let test = "Test"
+    public static let pValue = "P-Value"
+    public static let alpha = "Alpha"
     public static let balancedAccuracy = "Balanced-Accuracy"
     public static let majorityBaseline = "Majority-Baseline"
 }

@@ -24,7 +24,8 @@ public struct ReportBuilder: Sendable {
             name = newest.run
         }
         let record = try await recorder.runRecord(name, promptPath: config.task.prompt)
-        return HTMLReport.page(title: "git-grad run \(name)", body: HTMLReport.runSection(record, labels: labels(config), heading: "h1"))
+        return HTMLReport.page(
+            title: "git-grad run \(name)", body: HTMLReport.runSection(record, labels: labels(config, examples: record.seedExamples), heading: "h1"))
     }
 
     /// The report of experiment `id`: its cells' distributions and p-values, and every run.
@@ -41,10 +42,14 @@ public struct ReportBuilder: Sendable {
             records.append(try await recorder.runRecord(result.run, promptPath: config.task.prompt))
         }
         return HTMLReport.page(
-            title: "git-grad experiment \(id)", body: HTMLReport.experimentSection(report, manifest: manifest, runs: records, labels: labels(config)))
+            title: "git-grad experiment \(id)", body: HTMLReport.experimentSection(
+                report, manifest: manifest, runs: records, labels: labels(config, examples: records.first?.seedExamples ?? [])))
     }
 
-    func labels(_ config: GradConfig) -> [String] { config.metric.classLabels }
+    /// The classes the per-class section shows, as `eval` and the audit see them.
+    func labels(_ config: GradConfig, examples: [EvaluationNote.ExampleResult]) -> [String] {
+        config.metric.classLabels(targets: examples.map(\.expected))
+    }
 }
 
 enum HTMLReport {
@@ -104,7 +109,7 @@ enum HTMLReport {
         html += SVGChart.lineage(trunk: record.trunk, steps: record.steps.map { step in
             (step.step, step.candidates.map { candidate in
                 let state = candidate.verdict == nil ? "open" : candidate.accepted ? "accepted"
-                    : (candidate.prevalence?.hasPrefix("collapse") == true && candidate.verdict?.contains("prevalence") == true) ? "audit" : "rejected"
+                    : (candidate.prevalence?.contains("collapse") == true && candidate.verdict?.contains("prevalence") == true) ? "audit" : "rejected"
                 return SVGChart.LineageNode(
                     label: "v\(candidate.variant) \(candidate.operatorName) \(candidate.holdout.map { String(format: "%.3f", $0) } ?? "")",
                     detail: "s\(step.step)v\(candidate.variant) [\(candidate.operatorName)] \(candidate.summary) — \(candidate.verdict ?? "no verdict")",
@@ -112,15 +117,19 @@ enum HTMLReport {
             })
         })
         html += "<p class=\"muted\">green: merged · red: rejected · orange: rejected by the prevalence audit · grey: no verdict yet</p>"
-        html += "<table><tr><th>step</th><th>variant</th><th>operator</th><th>holdout</th><th>prevalence</th><th>verdict</th><th>summary</th></tr>"
+        html += "<table><tr><th>step</th><th>variant</th><th>operator</th><th>holdout</th><th>test</th><th>prevalence</th><th>verdict</th><th>summary</th></tr>"
         for step in record.steps {
             for candidate in step.candidates {
                 html += "<tr><td>\(step.step)</td><td>v\(candidate.variant) <code>\(candidate.commit.prefix(7))</code></td><td>\(escape(candidate.operatorName))</td>"
-                html += "<td class=\"num\">\(score(candidate.holdout))</td><td>\(escape(candidate.prevalence ?? "–"))</td>"
+                html += "<td class=\"num\">\(score(candidate.holdout))</td><td>\(escape(candidate.test ?? "–"))</td>"
+                html += "<td>\(escape(candidate.prevalence ?? "–"))</td>"
                 html += "<td class=\"\(candidate.accepted ? "accepted-text" : "rejected-text")\">\(escape(candidate.verdict ?? "–"))</td><td>\(escape(candidate.summary))</td></tr>"
             }
         }
         html += "</table>"
+        let judged = record.steps.flatMap(\.candidates).filter { $0.holdout != nil }.count
+        html += "<p class=\"muted\">The holdout judged \(judged) candidates of this run: the final holdout score was selected on it and "
+            + "reads high; the test score is the unbiased figure.</p>"
 
         html += "<h3>Per-class recall on the holdout set</h3>"
         if labels.isEmpty {
@@ -149,15 +158,19 @@ enum HTMLReport {
     /// An experiment: the per-cell table with p-values, distributions, and each run's scores.
     static func experimentSection(_ report: ExperimentReport, manifest: ExperimentManifest, runs: [RunRecord], labels: [String]) -> String {
         var html = "<h1>Experiment \(escape(report.experiment))</h1>"
-        html += "<p>\(report.runs.count) runs: \(manifest.grid.cells.count) cells × seeds \(manifest.grid.seeds.map(String.init).joined(separator: ", ")), \(manifest.grid.steps) steps each, from <code>\(report.base.prefix(7))</code>. Per-example results compared on the \(escape(report.comparedSplit)) split against <b>\(escape(report.baseline))</b> with a paired permutation test; p-values Bonferroni-corrected across \(max(1, report.cells.count - 1)) comparison(s).\(report.complete ? "" : " <b>Unfinished:</b> only finished runs are counted.")</p>"
-        html += "<table><tr><th>cell</th><th>settings</th><th>runs</th><th>holdout mean ± σ</th><th>test mean ± σ</th><th>min–max (test)</th><th>Δ vs baseline</th><th>p</th><th>p (Bonferroni)</th><th>calls/run</th><th>tokens/run</th><th>wall/run</th><th>accepted</th></tr>"
+        html += "<p>\(report.runs.count) runs: \(manifest.grid.cells.count) cells × seeds \(manifest.grid.seeds.map(String.init).joined(separator: ", ")), \(manifest.grid.steps) steps each, from <code>\(report.base.prefix(7))</code>. Each seed's run is compared with the baseline's run of the same seed on the \(escape(report.comparedSplit)) split (<b>\(escape(report.baseline))</b>): the mean difference over seeds with its 95% t interval and a sign-flip test over seeds; &ldquo;p pooled&rdquo; pools every (seed, example) pair and ignores run-to-run variance. p-values Bonferroni-corrected across \(max(1, report.cells.count - 1)) comparison(s).\(report.complete ? "" : " <b>Unfinished:</b> only finished runs are counted.")</p>"
+        html += "<table><tr><th>cell</th><th>settings</th><th>runs</th><th>holdout mean ± σ</th><th>test mean ± σ</th><th>min–max (test)</th><th>Δ vs baseline over seeds [95% CI]</th><th>p seeds</th><th>p seeds (Bonferroni)</th><th>p pooled</th><th>calls/run</th><th>tokens/run</th><th>wall/run</th><th>accepted</th></tr>"
         for cell in report.cells {
             let c = cell.comparison
             html += "<tr><td>\(escape(cell.cell))</td><td>\(escape(cell.settings))</td><td class=\"num\">\(cell.runsFinished)/\(cell.runsPlanned)</td>"
             html += "<td class=\"num\">\(spread(cell.holdout))</td><td class=\"num\">\(spread(cell.test))</td>"
             html += "<td class=\"num\">\(cell.test.map { String(format: "%.3f–%.3f", $0.min, $0.max) } ?? "–")</td>"
-            html += "<td class=\"num\">\(c.map { String(format: "%+.3f", $0.meanDifference) } ?? (cell.cell == report.baseline ? "baseline" : "–"))</td>"
-            html += "<td class=\"num\">\(c.map { pValue($0.pValue) } ?? "–")</td><td class=\"num\">\(c.map { pValue($0.adjustedPValue) } ?? "–")</td>"
+            let difference = c.map { c in
+                c.seedInterval.map { String(format: "%+.3f [%+.3f, %+.3f]", $0.mean, $0.low, $0.high) } ?? String(format: "%+.3f", c.meanDifference)
+            }
+            html += "<td class=\"num\">\(difference ?? (cell.cell == report.baseline ? "baseline" : "–"))</td>"
+            html += "<td class=\"num\">\(c?.seedPValue.map(pValue) ?? "–")</td><td class=\"num\">\(c?.seedAdjustedPValue.map(pValue) ?? "–")</td>"
+            html += "<td class=\"num\">\(c.map { pValue($0.pValue) } ?? "–")</td>"
             html += "<td class=\"num\">\(cell.calls.map { String(format: "%.0f", $0) } ?? "–")</td><td class=\"num\">\(cell.tokens.map { String(format: "%.0f", $0) } ?? "–")</td>"
             html += "<td class=\"num\">\(cell.wallSeconds.map { String(format: "%.0fs", $0) } ?? "–")</td><td class=\"num\">\(cell.accepted)</td></tr>"
         }
@@ -190,8 +203,9 @@ enum HTMLReport {
 
     /// Recall per label: of the examples whose expected answer is the label, the share answered right.
     static func recall(_ examples: [EvaluationNote.ExampleResult], labels: [String]) -> [Double?] {
-        labels.map { label in
-            let support = examples.filter { $0.expected == label }
+        let labelSet = LabelSet(labels)
+        return labels.map { label in
+            let support = examples.filter { labelSet.canonical($0.expected) == label }
             return support.isEmpty ? nil : Double(support.filter(\.correct).count) / Double(support.count)
         }
     }

@@ -214,7 +214,10 @@ enum ExperimentTable {
     static func render(_ report: ExperimentReport, terminal t: Terminal) -> String {
         var lines = [t.paint("experiment \(report.experiment)", .bold)
             + "  (base \(report.base.prefix(7)); compared on \(report.comparedSplit) against \(report.baseline))"]
-        let header = ["cell", "runs", "holdout mean ± σ [min–max]", "test mean ± σ [min–max]", "Δ vs base", "p", "p (Bonf.)", "calls", "tokens", "wall", "accepted"]
+        let header = [
+            "cell", "runs", "holdout mean ± σ [min–max]", "test mean ± σ [min–max]", "Δ vs base over seeds [95% CI]", "p seeds",
+            "p seeds (Bonf.)", "p pooled", "calls", "tokens", "wall", "accepted",
+        ]
         var rows: [[String]] = []
         for cell in report.cells {
             func spread(_ s: Spread?) -> String {
@@ -224,8 +227,9 @@ enum ExperimentTable {
             let comparison = cell.comparison
             rows.append([
                 cell.cell, "\(cell.runsFinished)/\(cell.runsPlanned)", spread(cell.holdout), spread(cell.test),
-                comparison.map { String(format: "%+.3f", $0.meanDifference) } ?? (cell.cell == report.baseline ? "baseline" : "–"),
-                comparison.map { formatP($0.pValue) } ?? "–", comparison.map { formatP($0.adjustedPValue) } ?? "–",
+                comparison.map(seedDifference) ?? (cell.cell == report.baseline ? "baseline" : "–"),
+                comparison?.seedPValue.map(formatP) ?? "–", comparison?.seedAdjustedPValue.map(formatP) ?? "–",
+                comparison.map { formatP($0.pValue) } ?? "–",
                 cell.calls.map { String(format: "%.0f", $0) } ?? "–", cell.tokens.map { String(format: "%.0f", $0) } ?? "–",
                 cell.wallSeconds.map { String(format: "%.0fs", $0) } ?? "–", String(cell.accepted),
             ])
@@ -237,6 +241,8 @@ enum ExperimentTable {
         lines.append(row(header))
         lines += rows.map(row)
         lines.append("calls, tokens and wall are means per run; accepted counts steps merged over all seeds.")
+        lines.append("Δ and 'p seeds' treat each seed's run as one observation (sign-flip test over seeds, Bonferroni over cells); "
+            + "'p pooled' pools every (seed, example) pair and ignores run-to-run variance, so it is too small when runs vary.")
         for cell in report.cells { lines.append("  \(cell.cell): \(cell.settings)") }
         let seedHoldout = report.runs.compactMap(\.seedHoldout).first
         let seedTest = report.runs.compactMap(\.seedTest).first
@@ -247,4 +253,12 @@ enum ExperimentTable {
     }
 
     static func formatP(_ p: Double) -> String { p < 0.001 ? "<0.001" : String(format: "%.3f", p) }
+
+    /// `+0.052 [-0.010, +0.114]` over seeds; the pooled mean when there are no seed pairs.
+    static func seedDifference(_ comparison: CellReport.Comparison) -> String {
+        guard let differences = comparison.seedDifferences, !differences.isEmpty else { return String(format: "%+.3f", comparison.meanDifference) }
+        let mean = differences.reduce(0, +) / Double(differences.count)
+        guard let interval = comparison.seedInterval else { return String(format: "%+.3f (1 seed)", mean) }
+        return String(format: "%+.3f [%+.3f, %+.3f]", interval.mean, interval.low, interval.high)
+    }
 }

@@ -24,7 +24,7 @@ struct GitGrad: AsyncParsableCommand {
         // Piped output (CI logs, `| tee`) should show each step as it happens.
         setvbuf(stdout, nil, _IOLBF, 0)
         do {
-            var command = try parseAsRoot(hoistingDirectoryOption(Array(CommandLine.arguments.dropFirst())))
+            var command = try parseAsRoot(applyingDirectoryOptions(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -52,17 +52,20 @@ struct GitGrad: AsyncParsableCommand {
         }
     }
 
-    /// git takes `-C DIR` before the subcommand (`git grad -C repo log`); the parser wants it
-    /// after, so move leading `-C DIR` pairs behind the subcommand name.
-    static func hoistingDirectoryOption(_ arguments: [String]) -> [String] {
-        var leading: [String] = []
+    /// git takes `-C DIR` before the subcommand (`git grad -C repo label list`) and means "run as
+    /// if started in DIR"; so does git-grad, at any depth of subcommands: leading `-C DIR` pairs
+    /// change the working directory (each relative to the one before, as git's) and are removed.
+    /// `-C` after a subcommand name stays that command's option.
+    static func applyingDirectoryOptions(_ arguments: [String]) throws -> [String] {
         var rest = arguments[...]
         while rest.count >= 2, rest.first == "-C" {
-            leading += ["-C", rest[rest.startIndex + 1]]
+            let path = rest[rest.startIndex + 1]
+            guard FileManager.default.changeCurrentDirectoryPath(path) else {
+                throw CommandFailure(message: "-C \(path): cannot change to that directory (no such directory, or not one)")
+            }
             rest = rest.dropFirst(2)
         }
-        guard !leading.isEmpty, let subcommand = rest.first else { return arguments }
-        return [subcommand] + leading + rest.dropFirst()
+        return Array(rest)
     }
 
     /// A model error with where it is fixed on this command line (the library names no flag),

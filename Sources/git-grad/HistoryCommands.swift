@@ -3,6 +3,7 @@ import Foundation
 import PromptRepo
 import Optimizer
 import Evaluation
+import LLM
 
 struct InitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,6 +55,12 @@ struct LogCommand: ParsableCommand {
         if json { return try printJSON(entries) }
         let terminal = Terminal.standardOutput
         for entry in entries { print(render(entry, terminal)) }
+        if entries.contains(where: { $0.kind == .accepted }) {
+            let judged = try HistoryReader(repository).candidateCount()
+            print(terminal.paint(
+                "holdout: \(judged) candidates judged on it across runs; an accepted step's holdout score was selected on it and reads high. "
+                    + "Test scores (git grad eval --split test) are the unbiased figures.", .dim))
+        }
     }
 
     func render(_ entry: HistoryEntry, _ t: Terminal) -> String {
@@ -71,6 +78,11 @@ struct LogCommand: ParsableCommand {
             if let holdout = entry.scoreHoldout { scores.append("holdout \(holdout)") }
             if let train = entry.scoreTrain { scores.append("train \(train)") }
             if !scores.isEmpty { lines.append("    " + scores.joined(separator: "   ")) }
+            if let test = entry.trailers[TrailerKey.test], let p = entry.trailers[TrailerKey.pValue] {
+                let flips = [entry.trailers[TrailerKey.improvements].map { "+\($0)" }, entry.trailers[TrailerKey.regressions].map { "-\($0)" }]
+                    .compactMap { $0 }.joined(separator: "/")
+                lines.append("    \(test) p=\(p) (alpha \(entry.trailers[TrailerKey.alpha] ?? "?"))  \(flips) holdout examples fixed/broken")
+            }
         case .noCandidatePassed:
             lines.append("\(t.paint(short, .yellow)) \(t.paint("✘ \(stepLabel) \(entry.subject)", .red))"
                 + t.paint("  run \(entry.run ?? "?")", .dim))
@@ -270,13 +282,17 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate grad.toml, the datasets and the prompt's placeholders (used by hooks/pre-commit); "
-            + "with --against BASE, exit 1 when HEAD would fail the preservation rule against BASE (hooks/pre-push, CI).")
+            + "with --against BASE, exit 1 when HEAD is significantly worse than BASE on the holdout, breaks more than preservation "
+            + "allows, or collapses a class (hooks/pre-push, CI); with --as-step too, exit 1 unless the optimizer would merge HEAD as a step.")
 
     @Option(help: ArgumentHelp("Compare the prompt with this version on the holdout (a regression gate).", valueName: "base"))
     var against: String?
 
     @Argument(help: "The version checked against BASE (default: HEAD).")
     var head: String = "HEAD"
+
+    @Flag(help: "With --against: judge HEAD as the optimizer judges a candidate (significantly better, preservation, audit).")
+    var asStep = false
 
     @Flag(help: "Print JSON (with --against).")
     var json = false
@@ -296,24 +312,31 @@ struct CheckCommand: AsyncParsableCommand {
         var config = try repository.config(at: base)
         models.apply(to: &config)
         let check = try RegressionCheck(repository, base: base, head: head, config: config)
+        let question: RegressionCheck.Question = asStep ? .asStep : .notWorse
+        if check.unchanged {
+            let result = try await check.run(evaluator: nil, question: question)
+            return try report(result, model: config.model.name, usage: nil)
+        }
 
         let runtime = try await models.runtime(
             config: config, gitDirectory: repository.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
         defer { runtime.shutdown() }
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let bar = ProgressBar(name: "holdout \(base.short) and \(head.short)", total: 2 * check.holdout.count, enabled: !json)
-        let result = try await check.run(evaluator: evaluator, progress: { bar.advance(cached: $0.cached) })
+        let result = try await check.run(evaluator: evaluator, question: question, progress: { bar.advance(cached: $0.cached) })
         bar.finish()
-        let usage = await runtime.accounting.totals
+        try report(result, model: config.model.name, usage: await runtime.accounting.totals)
+    }
 
+    private func report(_ result: RegressionCheck.Result, model: String, usage: UsageTotals?) throws {
         if json {
-            try printJSON(RegressionTable.Output(result))
+            try printJSON(RegressionTable.Output(result, asStep: asStep))
         } else {
-            print(RegressionTable.render(result, model: config.model.name, terminal: .standardOutput))
-            print(UsageLine.render(usage))
+            print(RegressionTable.render(result, model: model, terminal: .standardOutput))
+            if let usage { print(UsageLine.render(usage)) }
         }
-        if !result.passed {
-            throw CommandFailure(message: "\(head.short) fails the preservation rule against \(base.short): \(result.verdict.text)")
-        }
+        guard !result.passed else { return }
+        let what = asStep ? "would not be merged as a step over" : "fails the regression gate against"
+        throw CommandFailure(message: "\(result.head.short) \(what) \(result.base.short): \(result.verdict.text)")
     }
 }

@@ -54,7 +54,8 @@ struct ModelOptions: ParsableArguments {
         let cacheDirectory: URL? = noCache ? nil : ModelRuntime.cacheDirectory(gitDirectory: gitDirectory)
         InterruptHandler.install()
         return try await ModelRuntime(
-            task: config.model, optimizer: optimizer ? config.optimizerModel : config.model, prices: config.prices,
+            task: config.model, optimizer: optimizer ? config.optimizerModel : config.model,
+            judge: config.metric.kind == .judge ? config.judgeModel : nil, prices: config.prices,
             cacheDirectory: cacheDirectory, budget: budget, log: log, status: status)
     }
 }
@@ -64,4 +65,5 @@ extension SearchSettings.Selection: ExpressibleByArgument {}
 extension SearchSettings.Feedback: ExpressibleByArgument {}
 extension SearchSettings.Gradient: ExpressibleByArgument {}
 extension SearchSettings.Labels: ExpressibleByArgument {}
+extension SearchSettings.Rule: ExpressibleByArgument {}
 extension Split: ExpressibleByArgument {}

@@ -17,7 +17,10 @@ struct OptimizeCommand: AsyncParsableCommand {
     @Option(help: "errors, all or none: which examples feed the gradient.") var feedback: SearchSettings.Feedback?
     @Option(help: "one-step or two-step.") var gradient: SearchSettings.Gradient?
     @Option(help: "correct or shuffled (labels shown to the gradient step only).") var labels: SearchSettings.Labels?
-    @Option(help: "Preservation rule: pass when improvements - lambda * regressions > 0.") var lambda: Double?
+    @Option(help: "Acceptance rule: significant (a one-sided test at --alpha, the default) or net (the papers' lambda rule).")
+    var rule: SearchSettings.Rule?
+    @Option(help: "The significance test's level (default 0.05), Bonferroni-corrected over a step's candidates.") var alpha: Double?
+    @Option(help: "The net rule: pass when improvements - lambda * regressions > 0.") var lambda: Double?
     @Option(help: "Preservation rule: reject a candidate with more regressions than this.") var maxRegressions: Int?
     @Option(help: "Random seed for minibatches.") var seed: Int?
     @Option(help: "Comma-separated operators the variants are spread across: rules, demos, rewrite, merge.")
@@ -36,6 +39,7 @@ struct OptimizeCommand: AsyncParsableCommand {
             if let value, value <= 0 { throw ValidationError("\(name) must be positive") }
         }
         if let lambda, lambda < 0 || !lambda.isFinite { throw ValidationError("--lambda must be a non-negative number") }
+        if let alpha, !(alpha > 0 && alpha < 0.5) { throw ValidationError("--alpha must be between 0 and 0.5 (0.05 is usual)") }
         _ = try parsedOperators()
     }
 
@@ -67,6 +71,8 @@ struct OptimizeCommand: AsyncParsableCommand {
         request.settings.gradient = gradient
         request.settings.labels = labels
         request.settings.lambda = lambda
+        request.settings.rule = rule
+        request.settings.alpha = alpha
         request.settings.maxRegressions = maxRegressions
         request.settings.operators = try parsedOperators()
         request.resume = resume
@@ -147,9 +153,17 @@ final class EventPrinter: @unchecked Sendable {
             print("")
             print(t.paint("run \(s.run)", .bold))
             print("  steps \(s.stepsRun), accepted \(s.accepted), rejected \(s.rejected), skipped \(s.skipped)")
-            print(String(format: "  holdout: seed %.3f -> final %.3f", s.seedHoldout, s.finalHoldout))
+            let selected = s.accepted > 0 ? String(format: "  (selected on the holdout after judging %d candidates: reads high)", s.holdoutJudged) : ""
+            print(String(format: "  holdout: seed %.3f -> final %.3f", s.seedHoldout, s.finalHoldout) + selected)
             if let seedTest = s.seedTest, let finalTest = s.finalTest {
-                print(String(format: "  test:    seed %.3f -> final %.3f", seedTest, finalTest))
+                print(String(format: "  test:    seed %.3f -> final %.3f", seedTest, finalTest) + "  (never used to choose: the unbiased figure)")
+            }
+            let reuse = s.holdoutReuse
+            if reuse.overused {
+                print(t.paint(String(
+                    format: "  warning: the holdout (%d rows) has judged %d candidates across runs; its scores are only good to ±%.2f together "
+                        + "(a single use: ±%.2f). Add fresh holdout rows before trusting further merges.",
+                    reuse.size, reuse.candidates, reuse.margin, HoldoutReuse(candidates: 1, size: reuse.size).margin), .yellow))
             }
             for accepted in s.acceptedSteps {
                 print(String(format: "  accepted step %d v%d by %@: holdout %.3f -> %.3f", accepted.step, accepted.variant,

@@ -7,6 +7,10 @@ import Optimizer
 enum RegressionTable {
     static func render(_ result: RegressionCheck.Result, model: String, terminal t: Terminal) -> String {
         let base = result.baseStatistics, head = result.headStatistics
+        if result.unchanged {
+            return "holdout: \(result.head.short) against \(result.base.short): the prompt is unchanged, nothing to evaluate\n"
+                + "verdict: " + t.paint(result.verdict.text, result.passed ? .green : .red)
+        }
         var lines = [t.paint("holdout: \(result.head.short) against \(result.base.short) — \(model) — \(base.total) examples", .bold)]
         let width = max(16, (base.classes.map(\.label.count).max() ?? 0) + 8)
         func row(_ name: String, _ a: Double?, _ b: Double?) {
@@ -33,6 +37,7 @@ enum RegressionTable {
             if flips.count > shown { lines.append("  … and \(flips.count - shown) more (--json lists every flip)") }
         }
         lines.append("")
+        if let significance = result.verdict.significance { lines.append("test: \(significance.summary)") }
         lines.append("verdict: " + t.paint(result.verdict.text, result.passed ? .green : .red))
         if let audit = result.verdict.audit { lines.append("prevalence audit: \(audit.verdictText)") }
         return lines.joined(separator: "\n")
@@ -55,18 +60,29 @@ enum RegressionTable {
 
         let base: String
         let head: String
+        /// `not-worse` (the regression gate) or `as-step`.
+        let question: String
+        let unchanged: Bool
         let passed: Bool
         let verdict: String
         let regressions: Int
         let improvements: Int
         let prevalence: String?
+        let test: String?
+        let pValue: Double?
+        let alpha: String?
         let baseStatistics: SplitStatistics
         let headStatistics: SplitStatistics
         let flips: [Flip]
 
-        init(_ result: RegressionCheck.Result) {
+        init(_ result: RegressionCheck.Result, asStep: Bool) {
             base = result.base.hex
             head = result.head.hex
+            question = asStep ? "as-step" : "not-worse"
+            unchanged = result.unchanged
+            test = result.verdict.significance?.test
+            pValue = result.verdict.significance?.p
+            alpha = result.verdict.significance?.level
             passed = result.passed
             verdict = result.verdict.text
             regressions = result.verdict.tally.regressions

@@ -58,6 +58,13 @@ import Testing
             // Bonferroni across the three cells compared with the baseline.
             let p = try #require(rewrite["pValue"] as? Double)
             #expect(abs((rewrite["adjustedPValue"] as? Double ?? 0) - min(1, 3 * p)) < 1e-12)
+            // At the seed level two seeds cannot be significant, however large the gain: the
+            // sign-flip test over seeds has 4 patterns, and both seeds' gains give p = 2/4.
+            let seedDifferences = try #require(rewrite["seedDifferences"] as? [Double])
+            #expect(seedDifferences.count == 2 && seedDifferences.allSatisfy { $0 > 0.3 })
+            #expect(rewrite["seedPValue"] as? Double == 0.5)
+            let interval = try #require(rewrite["seedInterval"] as? [String: Any])
+            #expect((interval["low"] as? Double ?? 1) <= (interval["mean"] as? Double ?? 0))
             // Every cell × seed is an ordinary run, listed and recorded like any other.
             let runs = try grad("runs", in: repo)
             for cell in 1...4 { for seed in 1...2 { #expect(runs.contains("ops-c\(cell)-s\(seed)")) } }
@@ -67,7 +74,7 @@ import Testing
             let requests = server.requests.count
             let table = try grad(["experiment", "--resume", "ops"] + Self.modelFlags(server), in: repo)
             #expect(server.requests.count == requests)
-            #expect(table.contains("p (Bonf.)"))
+            #expect(table.contains("p seeds (Bonf.)") && table.contains("p pooled"))
             #expect(table.contains("operators=rewrite,selection=validated"))
         }
     }
@@ -152,7 +159,7 @@ import Testing
                 #expect(html.contains("Lineage"))
             }
             let experiment = try readFile("experiment.html", in: repo)
-            #expect(experiment.contains("p (Bonferroni)"))
+            #expect(experiment.contains("p seeds (Bonferroni)") && experiment.contains("p pooled"))
             #expect(experiment.contains("Run rep-c2-s1"))
             let run = try readFile("run.html", in: repo)
             #expect(run.contains("Run plain"))

@@ -21,7 +21,7 @@ struct RegressionGateTests {
 
             let improved = try runGrad(["check", "--against", "main~1"] + fakeModel(server), in: repo)
             #expect(improved.status == 0, "\(improved.stderr)")
-            #expect(improved.stdout.contains("verdict: accepted"))
+            #expect(improved.stdout.contains("verdict: passed: not worse than the base"))
             #expect(improved.stdout.contains("flipped: "))
             #expect(improved.stdout.contains(" fixed, 0 broken"))
             #expect(improved.stdout.contains("recall safety"))
@@ -34,7 +34,7 @@ struct RegressionGateTests {
             #expect(regressed.status == 1)
             let errorLines = lines(regressed.stderr).filter { $0.contains("error:") }
             #expect(errorLines.count == 1)
-            #expect(errorLines.first?.contains("fails the preservation rule against") == true, "\(regressed.stderr)")
+            #expect(errorLines.first?.contains("fails the regression gate against") == true, "\(regressed.stderr)")
             #expect(regressed.stdout.contains("broken  holdout-"))
             #expect(regressed.stdout.contains("verdict: rejected"))
             #expect(try repositoryState(repo) == before, "check changes nothing")
@@ -98,7 +98,7 @@ struct RegressionGateTests {
             try commitAll(repo, "Terse prompt")
             let regressed = try push()
             #expect(regressed.status != 0)
-            #expect(regressed.stderr.contains("fails the preservation rule against"))
+            #expect(regressed.stderr.contains("fails the regression gate against"))
             let remoteMain = try git("--git-dir", remote, "rev-parse", "main", in: parent)
             #expect(remoteMain == (try git("rev-parse", "main~1", in: repo)), "the remote keeps the improvement")
         }

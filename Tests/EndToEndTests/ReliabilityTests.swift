@@ -419,7 +419,7 @@ struct HostileTextTests {
             let runs = Set(lines(try git("for-each-ref", "--format=%(refname:lstrip=3)", "refs/grad/runs/", in: repo)))
             let allowed = Set(["Grad-Run", "Grad-Step", "Grad-Variant", "Grad-Kind", "Grad-Errors", "Score-Train", "Score-Holdout",
                                "Regressions", "Improvements", "Verdict", "Model", "Optimizer-Model", "Grad-Settings", "Seed", "Calls",
-                               "Tokens", "Operator", "Demos", "Merged", "Prevalence", "Balanced-Accuracy", "Majority-Baseline"])
+                               "Tokens", "Operator", "Demos", "Merged", "Prevalence", "Balanced-Accuracy", "Majority-Baseline", "Test", "P-Value", "Alpha"])
             for line in lines(try git("log", "--all", "--format=%(trailers:only,unfold)", in: repo)) {
                 let key = String(line.prefix { $0 != ":" })
                 #expect(allowed.contains(key), "unexpected trailer: \(line)")

@@ -1,4 +1,4 @@
-import Evaluation
+@testable import Evaluation
 import FakeLLMServer
 import Foundation
 import LLM
@@ -181,6 +181,106 @@ func example(_ target: String, id: String = "e1", fields: [String: String] = ["t
         let pair = PromptPair(user: PromptTemplate(text: "Q: {{text}} (hint: {{label}})", path: "prompts/p.md"), inputFields: ["text"])
         #expect { try pair.messages(for: example("x", fields: ["text": "hi", "label": "x"])) } throws: { error in
             "\(error)".contains("{{label}} is not an input field") && "\(error)".contains("prompts/p.md")
+        }
+    }
+}
+
+@Suite struct ScorerFixesTests {
+    @Test(arguments: [
+        ("Score: 1", 1.0), ("Score: 0", 0.0),
+        ("The response does not pass the rubric.", 0.0),
+        ("It doesn't meet the rubric.", 0.0),
+        ("The response fails 2 of 3 criteria.", 0.0),
+        ("The response passes the rubric.", 1.0),
+        ("Yes, it meets the rubric.", 1.0),
+        ("No. It is rude.", 0.0),
+        ("It passes; no issues found.", 1.0),
+        ("Pass. No criterion failed.", 1.0),
+        ("1", 1.0), ("0", 0.0),
+        ("I cannot tell.", 0.0),
+    ])
+    func judgeBinaryReadsNegationAndNeverACount(text: String, expected: Double) {
+        #expect(JudgeScorer.parse(text, scale: .binary) == expected)
+    }
+
+    @Test func judgePercentReadsOnlyAnExplicitScore() {
+        #expect(JudgeScorer.parse("Decent.\nScore: 85", scale: .percent) == 0.85)
+        #expect(JudgeScorer.parse("It fails 2 of 3 criteria.", scale: .percent) == 0)
+        #expect(JudgeScorer.parse("I would give it 70/100.", scale: .percent) == 0.7)
+        #expect(JudgeScorer.parse("Score: 4/5", scale: .percent) == 0.8)
+        #expect(JudgeScorer.parse("Score: 250", scale: .percent) == 1)
+        #expect(JudgeScorer.parse("85", scale: .percent) == 0.85)
+    }
+
+    @Test func containsWithALabelSetRefusesAnAnswerNamingSeveral() async throws {
+        let scorer = ContainsScorer(caseSensitive: false, labels: ["safety", "ledger", "desk"])
+        #expect(try await scorer.score(output: "This is a safety issue.", example: example("safety")).correct)
+        let listing = try await scorer.score(output: "safety, ledger or desk", example: example("safety"))
+        #expect(!listing.correct && listing.extracted == "")
+        let wrong = try await scorer.score(output: "ledger", example: example("safety"))
+        #expect(!wrong.correct && wrong.extracted == "ledger")
+        // Without a label set, contains is a plain substring test as before.
+        #expect(try await ContainsScorer(caseSensitive: false).score(output: "safety, ledger", example: example("safety")).correct)
+    }
+
+    @Test func classStatisticsCompareLabelsAsTheScorerDoes() async throws {
+        let scorer = ChoiceScorer(labels: ["safety", "desk"])
+        var outcomes: [ExampleOutcome] = []
+        for (target, output) in [("Safety", "safety"), ("Safety", "desk"), ("Desk", "desk")] {
+            outcomes.append(ExampleOutcome(example: example(target), output: output, score: try await scorer.score(output: output, example: example(target)), cached: false))
+        }
+        let stats = SplitStatistics(outcomes: outcomes, labels: ["safety", "desk"])
+        #expect(stats.classes.map(\.label) == ["safety", "desk"])
+        #expect(stats.classes[0].support == 2 && stats.classes[0].recall == 0.5)
+        #expect(stats.classes[1].recall == 1)
+        // exact metrics get classes from a small set of targets, compared case-insensitively.
+        #expect(LabelSet.fromTargets(["Yes", "no", "yes", "No"]) == ["Yes", "no"])
+        #expect(LabelSet.fromTargets(["1", "2", "3", "4"]) == nil)  // every target distinct: no label set
+        var metric = MetricSettings(kind: .exact)
+        #expect(metric.classLabels(targets: ["Yes", "no", "yes", "No"]) == ["Yes", "no"])
+        metric.kind = .number
+        #expect(metric.classLabels(targets: ["1", "1", "2", "2"]).isEmpty)
+    }
+
+    @Test func theMetricCommandIsOneProcessForManyRowsAndSurvivesAFloodOfStderr() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("metric-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try """
+        import json, os, sys
+        with open("starts.txt", "a") as f: f.write(str(os.getpid()) + "\\n")
+        sys.stderr.write("warning: " + "x" * (1024 * 1024) + "\\n"); sys.stderr.flush()
+        for raw in sys.stdin:
+            row = json.loads(raw)
+            if row["output"] == "boom": raise SystemExit("cannot score " + row["id"])
+            print(json.dumps({"score": 1.0 if row["output"] == row["expected"] else 0.0}), flush=True)
+        """.write(to: directory.appendingPathComponent("score.py"), atomically: true, encoding: .utf8)
+        let scorer = CommandScorer(command: ["python3", "score.py"], workingDirectory: directory, passThreshold: 0.5)
+        let scores = try await withThrowingTaskGroup(of: (Int, Score).self) { group in
+            for index in 0..<40 {
+                group.addTask { (index, try await scorer.score(output: index % 2 == 0 ? "a" : "b", example: example("a", id: "e\(index)"))) }
+            }
+            var all: [Int: Score] = [:]
+            for try await (index, score) in group { all[index] = score }
+            return all
+        }
+        #expect(scores.count == 40)
+        #expect((0..<40).allSatisfy { scores[$0]?.correct == ($0 % 2 == 0) })
+        let starts = try String(contentsOf: directory.appendingPathComponent("starts.txt"), encoding: .utf8)
+        #expect(starts.split(separator: "\n").count == 1, "one process for every row: \(starts)")
+        // The one-row protocol of older scripts still works: one that reads to the end of its input
+        // gets its stdin closed and one row per process.
+        try """
+        import json, sys
+        row = json.loads(sys.stdin.read())
+        print(1.0 if row["output"] == row["expected"] else 0.0)
+        """.write(to: directory.appendingPathComponent("eof.py"), atomically: true, encoding: .utf8)
+        let eof = CommandScorer(command: ["python3", "eof.py"], workingDirectory: directory, passThreshold: 0.5, probeSeconds: 0.5)
+        #expect(try await eof.score(output: "a", example: example("a", id: "q1")).correct)
+        #expect(try await !eof.score(output: "b", example: example("a", id: "q2")).correct)
+        // A crash names the row it crashed on and the program's last words.
+        await #expect { _ = try await scorer.score(output: "boom", example: example("a", id: "row-7")) } throws: { error in
+            "\(error)".contains("row-7") && "\(error)".contains("cannot score row-7")
         }
     }
 }

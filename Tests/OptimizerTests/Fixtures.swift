@@ -13,7 +13,9 @@ import PromptRepo
 struct ToyTask {
     static let seedPrompt = "Label the item as a or b.\n\nItem: {{text}}\n\nLabel:\n"
     let trainCount = 12
-    let holdoutCount = 10
+    /// 24 rows: the seed gets 12 wrong, so a candidate that fixes them all is significant
+    /// (sign test p = 2^-12) at alpha 0.05 over two variants.
+    var holdoutCount = 24
 
     func label(_ n: Int) -> String { n % 3 == 0 ? "b" : "a" }
 

@@ -130,12 +130,14 @@ import Testing
 
     @Test func mergeOperatorCombinesCandidatesThatFixedDifferentExamples() async throws {
         let directory = try TemporaryDirectory()
+        // 42 holdout rows (101...142): rules fix the 11 odd items n % 4 == 1, demos the 10 with n % 4 == 3.
+        let task = ToyTask(holdoutCount: 42)
         let repo = try task.makeRepository(in: directory, search: "operators = [\"demos\", \"rules\", \"merge\"]\nsteps = 2")
         let server = FakeLLMServer(script: Self.script())
         try server.start()
         defer { server.stop() }
         let (summary, _) = try await runOptimizer(repo: repo, server: server)
-        // Step 1: demos (v1) fixes 103 and 107, rules (v2) fixes 101, 105 and 109: rules wins.
+        // Step 1: demos (v1) fixes 10 examples, rules (v2) fixes 11: both significant, rules wins.
         #expect(try trailers("grad/\(summary.run)/s1v2~1", in: repo).contains("Operator: rules"))
         #expect(try git(["log", "-1", "--format=%(trailers:key=Verdict,valueonly)", "grad/\(summary.run)/s1v2"], in: repo)
             .contains("accepted"))
@@ -173,25 +175,25 @@ import Testing
 
     @Test func aCandidateThatAnswersOneClassEverywhereIsFlaggedAndRejected() async throws {
         let directory = try TemporaryDirectory()
-        let repo = try task.makeRepository(in: directory, search: "variants = 1")
+        // The net rule, so the audit alone decides: answering 'a' everywhere wins 8 and loses 4 on the holdout.
+        let repo = try task.makeRepository(in: directory, search: "variants = 1\nrule = \"net\"")
         let server = FakeLLMServer(script: Self.script())
         try server.start()
         defer { server.stop() }
         let (summary, _) = try await runOptimizer(repo: repo, server: server)
-        // Answering 'a' everywhere wins 4 and loses 2 on the holdout: the preservation rule alone passes it.
         #expect(summary.accepted == 0)
         let verdict = try git(["log", "-1", "--format=%B", "grad/\(summary.run)/s1v1"], in: repo)
         #expect(verdict.contains("Verdict: rejected: prevalence audit: class collapse"))
         #expect(verdict.contains("recall of 'b' fell to 0"))
         #expect(verdict.contains("Prevalence: class collapse"))
         #expect(verdict.contains("Balanced-Accuracy: "))
-        #expect(verdict.contains("Majority-Baseline: 0.700 (a)"))
-        #expect(verdict.contains("Improvements: 4"))
+        #expect(verdict.contains("Majority-Baseline: 0.667 (a)"))
+        #expect(verdict.contains("Improvements: 8"))
         #expect(try git(["rev-list", "--count", "main"], in: repo).trimmingCharacters(in: .whitespacesAndNewlines) == "1")
 
         // With the audit only flagging, the same candidate is merged, and the flag is on record.
         let flagged = try TemporaryDirectory()
-        let repo2 = try task.makeRepository(in: flagged, search: "variants = 1\nprevalence = \"flag\"")
+        let repo2 = try task.makeRepository(in: flagged, search: "variants = 1\nrule = \"net\"\nprevalence = \"flag\"")
         let (summary2, _) = try await runOptimizer(repo: repo2, server: server)
         #expect(summary2.accepted == 1)
         #expect(try trailers("main", in: repo2).contains("Prevalence: class collapse"))

@@ -97,10 +97,10 @@ import Testing
 
     @Test func aCandidateWithTooManyRegressionsIsRejectedDespiteAHigherScore() async throws {
         let directory = try TemporaryDirectory()
-        // Holdout 101...110: the seed gets the 5 odd items wrong. BREAK breaks the last two even items, so the candidate is evaluated in full.
+        // Holdout 101...124: the seed gets the 12 odd items wrong. BREAK breaks the last two even items, so the candidate is evaluated in full.
         let repo = try task.makeRepository(in: directory, search: "max_regressions = 1\nvariants = 1")
         let breaking = Self.good + " BREAK"
-        let server = FakeLLMServer(script: task.script(candidates: [breaking], breakIDs: [108, 110]))
+        let server = FakeLLMServer(script: task.script(candidates: [breaking], breakIDs: [122, 124]))
         try server.start()
         defer { server.stop() }
         let (summary, events) = try await runOptimizer(repo: repo, server: server)
@@ -121,7 +121,7 @@ import Testing
         let repo = try task.makeRepository(in: directory, search: "selection = \"naive\"\nvariants = 1")
         // The only candidate is worse than the seed: naive selection takes it anyway.
         let worse = "Label the item as b. MAGIC BREAK\n\nItem: {{text}}"
-        let server = FakeLLMServer(script: task.script(candidates: [worse], breakIDs: Set(101...110)))
+        let server = FakeLLMServer(script: task.script(candidates: [worse], breakIDs: Set(task.holdout)))
         try server.start()
         defer { server.stop() }
         let (summary, events) = try await runOptimizer(repo: repo, server: server)
@@ -131,7 +131,7 @@ import Testing
 
         let validatedDirectory = try TemporaryDirectory()
         let validatedRepo = try task.makeRepository(in: validatedDirectory, search: "variants = 1")
-        let validatedServer = FakeLLMServer(script: task.script(candidates: [worse], breakIDs: Set(101...110)))
+        let validatedServer = FakeLLMServer(script: task.script(candidates: [worse], breakIDs: Set(task.holdout)))
         try validatedServer.start()
         defer { validatedServer.stop() }
         let (validated, _) = try await runOptimizer(repo: validatedRepo, server: validatedServer)
@@ -211,6 +211,30 @@ import Testing
         _ = try await runOptimizer(repo: repo, server: server)
         #expect(firstCount > 0)
         #expect(server.requests.isEmpty, "a repeated run made \(server.requests.count) new calls")
+    }
+
+    /// The run seed reaches every optimizer request, so seeds of an experiment differ in their
+    /// rewrites and not only in their minibatches.
+    @Test func theRunSeedReachesOptimizerRequests() async throws {
+        func optimizerSeeds(runSeed: Int) async throws -> Set<Int> {
+            let directory = try TemporaryDirectory()
+            let repo = try task.makeRepository(in: directory)
+            let server = FakeLLMServer(script: task.script(candidates: [Self.weak, Self.weak]))
+            try server.start()
+            defer { server.stop() }
+            var request = OptimizeRequest()
+            request.seed = runSeed
+            _ = try await runOptimizer(repo: repo, server: server, request: request)
+            let bodies = server.requests.filter { $0.lastUserMessage.contains("Rewrite the prompt below") || $0.lastUserMessage.contains("Explain what") }
+            #expect(!bodies.isEmpty)
+            return Set(try bodies.map { request in
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(request.body.utf8)) as? [String: Any])
+                return try #require(object["seed"] as? Int, "an optimizer request without a seed: \(request.body)")
+            })
+        }
+        let three = try await optimizerSeeds(runSeed: 3)
+        let four = try await optimizerSeeds(runSeed: 4)
+        #expect(three.isDisjoint(with: four), "seeds 3 and 4 sent the same optimizer seeds: \(three) \(four)")
     }
 
     @Test func refusesToStartWithUncommittedPromptEdits() async throws {

@@ -74,6 +74,18 @@ struct GradConfigTests {
         #expect(error?.description.contains("unknown key") == true)
     }
 
+    @Test("the acceptance test's settings and a separate judge model are read, with documented defaults")
+    func acceptanceSettingsAndJudge() throws {
+        let defaults = try GradConfig.parse(tomlText())
+        #expect(defaults.search.rule == .significant && defaults.search.alpha == 0.05 && defaults.search.maxBrokenRatio == 0.5)
+        #expect(defaults.judgeModel == nil, "a judge metric asks the optimizer model unless [judge] says otherwise")
+        let config = try GradConfig.parse(tomlText(
+            "[search]\nrule = \"net\"\nalpha = 0.01\nmax_broken_ratio = 0.25\n[judge]\nprovider = \"openai\"\nname = \"gpt-4o\""))
+        #expect(config.search.rule == .net && config.search.alpha == 0.01 && config.search.maxBrokenRatio == 0.25)
+        let judge = try #require(config.judgeModel)
+        #expect(judge.name == "gpt-4o" && judge.provider == .openai && judge.temperature == 0)
+    }
+
     @Test("a value of the wrong type is an error naming the key and the expected type", arguments: [
         (tomlText("[search]\nsteps = \"three\""), "search.steps", "integer"),
         (tomlText("[model]\ntemperature = \"hot\""), "model.temperature", "number"),
@@ -97,6 +109,11 @@ struct GradConfigTests {
         (tomlText("[model]\nbase_url = \"ftp://example.com\""), "model.base_url"),
         (tomlText("[search]\nsteps = 0"), "search.steps"),
         (tomlText("[search]\nmax_recall_drop = 1.5"), "search.max_recall_drop"),
+        (tomlText("[search]\nalpha = 0.7"), "search.alpha"),
+        (tomlText("[search]\nalpha = 0"), "search.alpha"),
+        (tomlText("[search]\nrule = \"vibes\""), "search.rule"),
+        (tomlText("[search]\nmax_broken_ratio = -1"), "search.max_broken_ratio"),
+        (tomlText("[judge]\ntemperature = 9"), "judge.temperature"),
         (tomlText("[prices.gpt]\ninput_per_million = 1"), "prices.gpt"),
         ("[task]\nprompt = \"p\"\ntrain = \"t\"\n", "task.holdout"),
     ])
