@@ -72,6 +72,19 @@ public struct ChoiceScorer: Scorer {
         return nil
     }
 
+    /// Every label the output names anywhere (as whole words), once each, in the order first named.
+    public func mentionedLabels(_ output: String) -> [String] {
+        guard let anyLabel else { return [] }
+        let text = caseSensitive ? output : output.lowercased()
+        var named: [String] = []
+        for match in anyLabel.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+            guard let found = Range(match.range(at: 1), in: text) else { continue }
+            let label = canonical(String(text[found]))
+            if !named.contains(label) { named.append(label) }
+        }
+        return named
+    }
+
     private func canonical(_ found: String) -> String {
         labels.first { caseSensitive ? $0 == found : $0.lowercased() == found.lowercased() } ?? found
     }
@@ -128,35 +141,31 @@ public struct RegexScorer: Scorer {
 }
 
 /// The output contains the target. With a label set (grad.toml `labels`), an answer that also
-/// names another label is not right: listing every label would otherwise always score.
+/// names another label is not right: listing every label would otherwise always score. Labels are
+/// found as whole words by the choice scorer's expression, compiled once.
 public struct ContainsScorer: Scorer {
     public let caseSensitive: Bool
     public let labels: [String]
+    private let labelFinder: ChoiceScorer?
 
     public init(caseSensitive: Bool, labels: [String] = []) {
         self.caseSensitive = caseSensitive
         self.labels = labels
-    }
-
-    private func mentions(_ output: String, _ text: String) -> Bool {
-        guard !text.isEmpty else { return false }
-        let haystack = caseSensitive ? output : output.lowercased()
-        let needle = caseSensitive ? text : text.lowercased()
-        guard needle.first?.isLetter == true || needle.first?.isNumber == true else { return haystack.contains(needle) }
-        // Whole words for labels, so 'no' is not found in 'not'.
-        let pattern = #"(?<![\p{L}\p{N}_])"# + NSRegularExpression.escapedPattern(for: needle) + #"(?![\p{L}\p{N}_])"#
-        return haystack.range(of: pattern, options: .regularExpression) != nil
+        labelFinder = labels.isEmpty ? nil : ChoiceScorer(labels: labels, caseSensitive: caseSensitive)
     }
 
     public func score(output: String, example: Example) async throws -> Score {
-        guard !labels.isEmpty else {
+        guard let labelFinder else {
             let found = caseSensitive ? output.contains(example.target) : output.lowercased().contains(example.target.lowercased())
             return Score(extracted: found ? example.target : "", correct: found, value: found ? 1 : 0)
         }
-        let named = labels.filter { mentions(output, $0) }
-        let found = mentions(output, example.target)
-        let others = named.filter { caseSensitive ? $0 != example.target : $0.lowercased() != example.target.lowercased() }
-        let correct = found && others.isEmpty
+        let isTarget = { (label: String) in caseSensitive ? label == example.target : label.lowercased() == example.target.lowercased() }
+        let named = labelFinder.mentionedLabels(output)
+        // A target outside the label set is looked for on its own, as a whole word.
+        let found = labels.contains(where: isTarget)
+            ? named.contains(where: isTarget)
+            : ChoiceScorer(labels: [example.target], caseSensitive: caseSensitive).extract(output) != nil
+        let correct = found && named.allSatisfy(isTarget)
         // The one label the answer names is its prediction, for per-class statistics.
         let extracted = named.count == 1 ? named[0] : (found && named.isEmpty ? example.target : "")
         return Score(extracted: extracted, correct: correct, value: correct ? 1 : 0)

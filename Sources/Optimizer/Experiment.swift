@@ -113,6 +113,14 @@ public struct CellReport: Codable, Sendable, Equatable {
         /// The two-sided exact sign-flip test over seeds, and its Bonferroni correction.
         public var seedPValue: Double?
         public var seedAdjustedPValue: Double?
+
+        /// `+0.052 [-0.010, +0.114]` over seeds, `+0.052 (1 seed)`, or the pooled mean when no
+        /// seed is paired: what the experiment table and the report print.
+        public var seedDifferenceText: String {
+            guard let differences = seedDifferences, !differences.isEmpty else { return String(format: "%+.3f", meanDifference) }
+            guard let interval = seedInterval else { return String(format: "%+.3f (1 seed)", differences.reduce(0, +) / Double(differences.count)) }
+            return String(format: "%+.3f [%+.3f, %+.3f]", interval.mean, interval.low, interval.high)
+        }
     }
 }
 

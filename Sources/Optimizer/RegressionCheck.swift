@@ -54,7 +54,6 @@ public struct RegressionCheck {
         evaluator: Evaluator?, question: Question = .notWorse, progress: (@Sendable (ExampleOutcome) -> Void)? = nil
     ) async throws -> Result {
         let config = base.config
-        let auditSettings = AuditSettings(config.search, metric: config.metric, targets: holdout.map(\.target))
         if unchanged {
             let statistics = config.metric.statistics([])
             let text = question == .asStep ? "rejected: identical to the base prompt" : "passed: the prompt is unchanged (nothing evaluated)"
@@ -67,7 +66,8 @@ public struct RegressionCheck {
         guard let evaluator else { preconditionFailure("a changed prompt needs an evaluator") }
         let baseline = try await evaluator.evaluate(prompt: base.prompt, examples: holdout, progress: progress)
         let rule = PreservationRule(config.search, question: question == .asStep ? .better : .notWorse)
-        let verifier = Verifier(evaluator: evaluator, rule: rule, earlyStop: false, audit: auditSettings)
+        let verifier = Verifier(
+            evaluator: evaluator, rule: rule, earlyStop: false, audit: AuditSettings(config.search, metric: config.metric, targets: holdout.map(\.target)))
         var verdict = try await verifier.verify(candidate: head.prompt, holdout: holdout, baseline: baseline, progress: progress)
         if question == .notWorse, verdict.passed { verdict.text = "passed: not worse than the base" }
         let headByID = Dictionary(verdict.outcomes.map { ($0.example.id, $0) }, uniquingKeysWith: { first, _ in first })

@@ -112,9 +112,7 @@ extension GitRecorder {
                 operatorName: record.message.value(TrailerKey.operatorName) ?? "rewrite", summary: record.message.subject,
                 verdict: text, accepted: text == "accepted", prevalence: verdict?.value(TrailerKey.prevalence),
                 holdout: try repository.evaluationNote(record.candidate)?.split("holdout")?.score,
-                test: verdict.flatMap { message in
-                    message.value(TrailerKey.test).map { "\($0) p=\(message.value(TrailerKey.pValue) ?? "?") (alpha \(message.value(TrailerKey.alpha) ?? "?"))" }
-                }))
+                test: verdict.flatMap { message in Significance.recordedText(message.value) }))
         }
         return RunRecord.Step(step: step, trainBatch: trainBatch, candidates: candidates)
     }

@@ -114,7 +114,9 @@ extension OptimizerRun {
         _ candidates: [ProposedCandidate], commits: CandidateCommits, step: Int, current: String, state: RunState, context: RunContext
     ) async throws -> StepVerification {
         var result = StepVerification(verdicts: [:], recordedWinner: nil)
-        let comparisons = candidates.filter { precheck($0, current: current, context: context) == nil }.count
+        // Each candidate checked once: the ones that pass reach the holdout and count for Bonferroni.
+        let problems = Dictionary(candidates.map { ($0.variant, precheck($0, current: current, context: context)) }, uniquingKeysWith: { a, _ in a })
+        let comparisons = problems.values.filter { $0 == nil }.count
         for candidate in candidates {
             guard let commit = commits[candidate.variant] else { continue }
             if let verdictCommit = commit.verdict {
@@ -128,7 +130,8 @@ extension OptimizerRun {
                 result.recordedWinner = candidate.variant
             }
             result.verdicts[candidate.variant] = try await verify(
-                candidate, step: step, current: current, candidates: candidates, comparisons: comparisons, state: state, context: context)
+                candidate, problem: problems[candidate.variant] ?? nil, step: step, current: current, candidates: candidates,
+                comparisons: comparisons, state: state, context: context)
         }
         return result
     }

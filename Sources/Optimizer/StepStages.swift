@@ -112,19 +112,21 @@ extension OptimizerRun {
     }
 
     /// Stage 6 for one candidate: regularized verification, or the naive baseline's acceptance.
-    /// - Parameter comparisons: the step's candidates that reach the holdout; each is tested at
-    ///   alpha / comparisons (Bonferroni), so the step merges a no-better candidate with
-    ///   probability at most alpha.
+    /// - Parameters:
+    ///   - problem: the candidate's `precheck`: why it does not reach the holdout, or nil.
+    ///   - comparisons: the step's candidates that reach the holdout; each is tested at
+    ///     alpha / comparisons (Bonferroni), so the step merges a no-better candidate with
+    ///     probability at most alpha.
     func verify(
-        _ candidate: ProposedCandidate, step: Int, current: String, candidates: [ProposedCandidate], comparisons: Int, state: RunState,
-        context: RunContext
+        _ candidate: ProposedCandidate, problem: String?, step: Int, current: String, candidates: [ProposedCandidate], comparisons: Int,
+        state: RunState, context: RunContext
     ) async throws -> Verdict {
         let holdout = context.holdout
         let unverified = { (passed: Bool, text: String, score: Double?) in
             Verdict(passed: passed, text: text, tally: FlipTally(baseline: []), baselineScore: self.score(state.baseline),
                     candidateScore: score, outcomes: [])
         }
-        if let problem = precheck(candidate, current: current, context: context) {
+        if let problem {
             return unverified(false, "rejected: \(problem)", problem.hasPrefix("identical") ? score(state.baseline) : nil)
         }
         if context.search.selection == .naive {

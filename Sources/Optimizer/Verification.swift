@@ -60,12 +60,13 @@ public struct PreservationRule: Sendable, Equatable {
     /// The test a verdict was decided by: its name, p and the level it was held to; nil for the
     /// net rule.
     public func significance(_ tally: FlipTally) -> Significance? {
+        let comparison = tally.comparison
         switch question {
         case .better:
             guard kind == .significant else { return nil }
-            return Significance(test: tally.comparison.testName, p: tally.comparison.pBetter, level: levelText, question: "better")
+            return Significance(test: comparison.testName, p: comparison.pBetter, level: levelText, question: "better")
         case .notWorse:
-            return Significance(test: tally.comparison.testName, p: tally.comparison.pWorse, level: Self.format(alpha), question: "worse")
+            return Significance(test: comparison.testName, p: comparison.pWorse, level: Self.format(alpha), question: "worse")
         }
     }
 
@@ -96,9 +97,10 @@ public struct PreservationRule: Sendable, Equatable {
     }
 
     private func significanceFailure(_ tally: FlipTally) -> String? {
-        let p = tally.comparison.pBetter
+        let comparison = tally.comparison
+        let p = comparison.pBetter
         guard p > threshold else { return swapFailure(tally, floor: 0) }
-        return "not significant: +\(tally.improvements)/-\(tally.regressions), \(tally.comparison.testName) p=\(Self.format(p)) > \(levelText)"
+        return "not significant: +\(tally.improvements)/-\(tally.regressions), \(comparison.testName) p=\(Self.format(p)) > \(levelText)"
     }
 
     private func notWorseFailure(_ tally: FlipTally) -> String? {
@@ -143,6 +145,13 @@ public struct Significance: Sendable, Equatable {
     public var question: String
 
     public var pText: String { PreservationRule.format(p) }
+
+    /// A recorded verdict's or merge's test line, read back from its trailers
+    /// (`sign test p=0.0039 (alpha 0.05/3)`); nil when it carries no test (the net rule).
+    public static func recordedText(_ trailer: (String) -> String?) -> String? {
+        guard let test = trailer(TrailerKey.test) else { return nil }
+        return "\(test) p=\(trailer(TrailerKey.pValue) ?? "?") (alpha \(trailer(TrailerKey.alpha) ?? "?"))"
+    }
     /// `sign test p=0.0039 (alpha 0.05/3)`.
     public var summary: String { "\(test) p=\(pText) (one-sided, \(question); alpha \(level))" }
 }

@@ -165,10 +165,7 @@ enum HTMLReport {
             html += "<tr><td>\(escape(cell.cell))</td><td>\(escape(cell.settings))</td><td class=\"num\">\(cell.runsFinished)/\(cell.runsPlanned)</td>"
             html += "<td class=\"num\">\(spread(cell.holdout))</td><td class=\"num\">\(spread(cell.test))</td>"
             html += "<td class=\"num\">\(cell.test.map { String(format: "%.3f–%.3f", $0.min, $0.max) } ?? "–")</td>"
-            let difference = c.map { c in
-                c.seedInterval.map { String(format: "%+.3f [%+.3f, %+.3f]", $0.mean, $0.low, $0.high) } ?? String(format: "%+.3f", c.meanDifference)
-            }
-            html += "<td class=\"num\">\(difference ?? (cell.cell == report.baseline ? "baseline" : "–"))</td>"
+            html += "<td class=\"num\">\(c?.seedDifferenceText ?? (cell.cell == report.baseline ? "baseline" : "–"))</td>"
             html += "<td class=\"num\">\(c?.seedPValue.map(pValue) ?? "–")</td><td class=\"num\">\(c?.seedAdjustedPValue.map(pValue) ?? "–")</td>"
             html += "<td class=\"num\">\(c.map { pValue($0.pValue) } ?? "–")</td>"
             html += "<td class=\"num\">\(cell.calls.map { String(format: "%.0f", $0) } ?? "–")</td><td class=\"num\">\(cell.tokens.map { String(format: "%.0f", $0) } ?? "–")</td>"

@@ -227,7 +227,7 @@ enum ExperimentTable {
             let comparison = cell.comparison
             rows.append([
                 cell.cell, "\(cell.runsFinished)/\(cell.runsPlanned)", spread(cell.holdout), spread(cell.test),
-                comparison.map(seedDifference) ?? (cell.cell == report.baseline ? "baseline" : "–"),
+                comparison.map(\.seedDifferenceText) ?? (cell.cell == report.baseline ? "baseline" : "–"),
                 comparison?.seedPValue.map(formatP) ?? "–", comparison?.seedAdjustedPValue.map(formatP) ?? "–",
                 comparison.map { formatP($0.pValue) } ?? "–",
                 cell.calls.map { String(format: "%.0f", $0) } ?? "–", cell.tokens.map { String(format: "%.0f", $0) } ?? "–",
@@ -253,12 +253,4 @@ enum ExperimentTable {
     }
 
     static func formatP(_ p: Double) -> String { p < 0.001 ? "<0.001" : String(format: "%.3f", p) }
-
-    /// `+0.052 [-0.010, +0.114]` over seeds; the pooled mean when there are no seed pairs.
-    static func seedDifference(_ comparison: CellReport.Comparison) -> String {
-        guard let differences = comparison.seedDifferences, !differences.isEmpty else { return String(format: "%+.3f", comparison.meanDifference) }
-        let mean = differences.reduce(0, +) / Double(differences.count)
-        guard let interval = comparison.seedInterval else { return String(format: "%+.3f (1 seed)", mean) }
-        return String(format: "%+.3f [%+.3f, %+.3f]", interval.mean, interval.low, interval.high)
-    }
 }

@@ -78,10 +78,10 @@ struct LogCommand: ParsableCommand {
             if let holdout = entry.scoreHoldout { scores.append("holdout \(holdout)") }
             if let train = entry.scoreTrain { scores.append("train \(train)") }
             if !scores.isEmpty { lines.append("    " + scores.joined(separator: "   ")) }
-            if let test = entry.trailers[TrailerKey.test], let p = entry.trailers[TrailerKey.pValue] {
+            if let test = Significance.recordedText({ entry.trailers[$0] }) {
                 let flips = [entry.trailers[TrailerKey.improvements].map { "+\($0)" }, entry.trailers[TrailerKey.regressions].map { "-\($0)" }]
                     .compactMap { $0 }.joined(separator: "/")
-                lines.append("    \(test) p=\(p) (alpha \(entry.trailers[TrailerKey.alpha] ?? "?"))  \(flips) holdout examples fixed/broken")
+                lines.append("    \(test)  \(flips) holdout examples fixed/broken")
             }
         case .noCandidatePassed:
             lines.append("\(t.paint(short, .yellow)) \(t.paint("✘ \(stepLabel) \(entry.subject)", .red))"
