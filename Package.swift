@@ -39,7 +39,7 @@ let package = Package(
         ),
         .target(name: "Evaluation", dependencies: ["LLM", "PromptRepo"]),
         .target(name: "Optimizer", dependencies: ["Evaluation", "LLM", "PromptRepo"]),
-        .target(name: "Report", dependencies: ["Optimizer", "Evaluation", "PromptRepo"]),
+        .target(name: "Report", dependencies: ["Evaluation", "PromptRepo"]),
         .executableTarget(
             name: "git-grad",
             dependencies: [
@@ -71,6 +71,7 @@ let package = Package(
         .testTarget(
             name: "OptimizerTests",
             dependencies: ["Optimizer", "Evaluation", "LLM", "PromptRepo", "GitKit", "FakeLLMServer", "TestSupport", "Report"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "PromptRepo", "TestSupport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["GitKit", "FakeLLMServer", "TestSupport"]),
     ]
 )

@@ -19,6 +19,13 @@ public struct Score: Sendable, Equatable {
 /// Turns a model output into a score against the example's target.
 public protocol Scorer: Sendable {
     func score(output: String, example: Example) async throws -> Score
+    /// The label an answer gives, for per-class statistics and the audit when results are read
+    /// back from a note (which keeps the raw answer); the answer itself unless the metric extracts.
+    func label(of output: String) -> String
+}
+
+extension Scorer {
+    public func label(of output: String) -> String { output }
 }
 
 /// Text normalisation shared by the metrics: case folding, trimmed punctuation and collapsed spaces.
@@ -60,6 +67,8 @@ public struct ChoiceScorer: Scorer {
         explicitAnswer = labels.isEmpty ? nil : try? NSRegularExpression(pattern: explicit + boundary, options: options)
         anyLabel = labels.isEmpty ? nil : try? NSRegularExpression(pattern: boundary, options: options)
     }
+
+    public func label(of output: String) -> String { extract(output) ?? "" }
 
     public func extract(_ output: String) -> String? {
         let text = caseSensitive ? output : output.lowercased()
@@ -169,135 +178,5 @@ public struct ContainsScorer: Scorer {
         // The one label the answer names is its prediction, for per-class statistics.
         let extracted = named.count == 1 ? named[0] : (found && named.isEmpty ? example.target : "")
         return Score(extracted: extracted, correct: correct, value: correct ? 1 : 0)
-    }
-}
-
-/// An LLM critic with a rubric, binary or 0–100 as in the "Flawed Metaphor" paper.
-public struct JudgeScorer: Scorer {
-    public let client: LLMClient
-    public let rubric: String
-    public let scale: MetricSettings.JudgeScale
-    public let passThreshold: Double
-    public let temperature: Double
-
-    public init(client: LLMClient, rubric: String, scale: MetricSettings.JudgeScale, passThreshold: Double, temperature: Double = 0) {
-        self.client = client
-        self.rubric = rubric
-        self.scale = scale
-        self.passThreshold = passThreshold
-        self.temperature = temperature
-    }
-
-    public func score(output: String, example: Example) async throws -> Score {
-        let instruction = scale == .binary
-            ? "Reply with one line: `Score: 1` if the response meets the rubric, `Score: 0` if it does not."
-            : "Reply with one line: `Score: N` where N is an integer from 0 (fails the rubric) to 100 (fully meets it)."
-        let inputs = example.fields.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n")
-        let prompt = """
-            You are grading a response against a rubric.
-
-            Rubric:
-            \(rubric)
-
-            Input:
-            \(inputs)
-
-            Reference answer:
-            \(example.target)
-
-            Response:
-            \(output)
-
-            \(instruction)
-            """
-        let response = try await client.complete(ChatRequest(messages: [ChatMessage(.user, prompt)], temperature: temperature, maxTokens: 200))
-        let value = Self.parse(response.text, scale: scale)
-        return Score(extracted: response.text.trimmingCharacters(in: .whitespacesAndNewlines), correct: value >= passThreshold, value: value)
-    }
-
-    /// The critic's score in 0...1, read from an explicit score only: `Score: N` (also `N/100`
-    /// on the 0-100 scale); on the binary scale, failing that, a verdict word (`pass`, `meets`,
-    /// `yes` against `fail`, `does not pass`, `no`), with negation read as such. Counts such as
-    /// "fails 2 of 3 criteria" are never taken for a score. An unreadable answer counts as 0.
-    static func parse(_ text: String, scale: MetricSettings.JudgeScale) -> Double {
-        let lower = text.lowercased()
-        let explicit = try! NSRegularExpression(pattern: #"(?:\bscore|<score>)\s*(?:is|of)?\s*[:=]?\s*\**\s*(\d+(?:\.\d+)?)\s*(/\s*(\d+))?"#)
-        let range = NSRange(lower.startIndex..., in: lower)
-        if let match = explicit.matches(in: lower, range: range).last, let found = Range(match.range(at: 1), in: lower),
-           let number = Double(lower[found]) {
-            var value = number
-            if let outOf = Range(match.range(at: 3), in: lower), let denominator = Double(lower[outOf]), denominator > 0 {
-                value = number / denominator
-                return scale == .binary ? (value >= 0.5 ? 1 : 0) : min(max(value, 0), 1)
-            }
-            return scale == .binary ? (value >= 1 ? 1 : 0) : min(max(value / 100, 0), 1)
-        }
-        // A reply that is only a number ("1", "85", "0.8") is an explicit score too.
-        if let bare = lower.firstMatch(of: /^\W*(\d+(?:\.\d+)?)\W*$/), let number = Double(bare.1) {
-            return scale == .binary ? (number >= 0.5 ? 1 : 0) : min(max(number / 100, 0), 1)
-        }
-        if scale == .percent {
-            let outOfHundred = try! NSRegularExpression(pattern: #"(\d+(?:\.\d+)?)\s*(?:/|out of)\s*100\b"#)
-            if let match = outOfHundred.matches(in: lower, range: range).last, let found = Range(match.range(at: 1), in: lower),
-               let number = Double(lower[found]) {
-                return min(max(number / 100, 0), 1)
-            }
-            return 0
-        }
-        return verdictWord(lower) ?? 0
-    }
-
-    /// 1 for a positive verdict, 0 for a negative one, nil when the text gives none. The first
-    /// verdict word decides ("Pass. No criterion failed." passes); a negation before a positive
-    /// word ("does not pass", "doesn't meet", "not acceptable") reads negative.
-    static func verdictWord(_ lower: String) -> Double? {
-        let negated = #"(?:\bnot|n't|\bnever|\bno longer|\bfails? to)\s+(?:\w+\s+){0,2}?(?:pass(?:es)?|meets?|satisf(?:y|ies)|acceptable|correct)\b"#
-        let negative = #"^\W*no\b|\b(?:fail(?:s|ed)?|incorrect|unacceptable|reject(?:ed)?)\b"#
-        let positive = #"^\W*yes\b|\b(?:pass(?:es|ed)?|meets?|correct|acceptable|satisf(?:y|ies))\b"#
-        let first = [(negated, 0.0), (negative, 0.0), (positive, 1.0)]
-            .compactMap { pattern, value in lower.range(of: pattern, options: .regularExpression).map { ($0.lowerBound, value) } }
-            .min { $0.0 < $1.0 }
-        return first?.1
-    }
-}
-
-/// An external scorer program: one JSON line in per row (`id`, `output`, `expected`, `fields`),
-/// one line out per row, in order, with a score in 0...1 (a number, or JSON with `score`,
-/// optionally `correct`, and optionally the row's `id`, which is then checked). One process serves every row of the scorer (`MetricCommand`); a
-/// program that answers one row and exits is started again for the next.
-public struct CommandScorer: Scorer {
-    public let command: [String]
-    public let workingDirectory: URL
-    public let passThreshold: Double
-    private let session: MetricCommand
-
-    /// - Parameter probeSeconds: how long a fresh process may take over its first row before its
-    ///   stdin is closed (a program that reads to the end of its input).
-    public init(command: [String], workingDirectory: URL, passThreshold: Double, probeSeconds: Double = 10) {
-        self.command = command
-        self.workingDirectory = workingDirectory
-        self.passThreshold = passThreshold
-        session = MetricCommand(command: command, workingDirectory: workingDirectory, probeSeconds: probeSeconds)
-    }
-
-    public func score(output: String, example: Example) async throws -> Score {
-        struct Line: Encodable { let id: String; let output: String; let expected: String; let fields: [String: String] }
-        let input = try JSONEncoder().encode(Line(id: example.id, output: output, expected: example.target, fields: example.fields))
-        let answer = try await session.answer(id: example.id, line: input).trimmingCharacters(in: .whitespacesAndNewlines)
-        if let value = Double(answer) {
-            return Score(extracted: output, correct: value >= passThreshold, value: value)
-        }
-        struct Answer: Decodable { let score: Double; let correct: Bool?; let id: String? }
-        guard let parsed = try? JSONDecoder().decode(Answer.self, from: Data(answer.utf8)) else {
-            throw EvaluationError.scorer(
-                "metric command printed '\(answer.prefix(80))' for row \(example.id); expected a number or {\"score\": x} on one line per row "
-                    + "(write logs to stderr)")
-        }
-        // An answer that names its row must name this one: a stray stdout line would otherwise
-        // shift every later score onto the wrong row.
-        if let id = parsed.id, id != example.id {
-            throw EvaluationError.scorer("metric command answered row \(id) where row \(example.id) was expected; print one line per row, in order")
-        }
-        return Score(extracted: output, correct: parsed.correct ?? (parsed.score >= passThreshold), value: parsed.score)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import PromptRepo
 
 /// Mean, sample standard deviation, min and max of a few numbers (one per seed).
 public struct Spread: Sendable, Codable, Equatable {
@@ -248,4 +249,36 @@ public struct HoldoutReuse: Sendable, Codable, Equatable {
     public var margin: Double { Self.margin(candidates: candidates, size: size) }
 
     public var overused: Bool { margin >= Self.overuseFactor * Self.margin(candidates: 1, size: size) - 1e-12 }
+}
+
+/// A verdict's test: `sign test`, one-sided p, and the level (`0.05/3` under Bonferroni).
+public struct Significance: Sendable, Equatable {
+    public var test: String
+    public var p: Double
+    public var level: String
+    /// What the p is for: `better` (a step) or `worse` (the regression gate).
+    public var question: String
+
+    public init(test: String, p: Double, level: String, question: String) {
+        self.test = test
+        self.p = p
+        self.level = level
+        self.question = question
+    }
+
+    public var pText: String { Self.format(p) }
+
+    /// A p-value or level as trailers and tables print it.
+    public static func format(_ p: Double) -> String {
+        p < 0.0001 ? String(format: "%.1e", p) : String(format: "%.4g", p)
+    }
+
+    /// A recorded verdict's or merge's test line, read back from its trailers
+    /// (`sign test p=0.0039 (alpha 0.05/3)`); nil when it carries no test (the net rule).
+    public static func recordedText(_ trailer: (String) -> String?) -> String? {
+        guard let test = trailer(TrailerKey.test) else { return nil }
+        return "\(test) p=\(trailer(TrailerKey.pValue) ?? "?") (alpha \(trailer(TrailerKey.alpha) ?? "?"))"
+    }
+    /// `sign test p=0.0039 (alpha 0.05/3)`.
+    public var summary: String { "\(test) p=\(pText) (one-sided, \(question); alpha \(level))" }
 }

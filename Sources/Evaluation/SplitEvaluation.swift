@@ -1,24 +1,18 @@
 import Foundation
 import PromptRepo
 
-extension PromptRepository {
-    /// Records a split's outcomes in the commit's evaluation note, keeping the other splits when
-    /// the note was made with the same prompt and model. `git grad eval` and the optimizer both
-    /// write notes through this, so the score in a note has one definition (`meanScore`).
-    @discardableResult
-    public func recordEvaluation(
-        _ outcomes: [ExampleOutcome], split: String, total: Int, complete: Bool = true, verdict: String? = nil,
-        of commit: ObjectID, config: GradConfig
-    ) throws -> EvaluationNote {
-        var note = EvaluationNote.recording(
-            .init(split: split, score: meanScore(outcomes), correct: outcomes.filter(\.correct).count, total: total, complete: complete,
-                  examples: outcomes.map(\.noteResult)),
-            in: try evaluationNote(commit), promptBlob: try promptBlob(config.task.prompt, at: commit)?.hex ?? "",
-            model: .init(config.model), metric: config.metric.kind.rawValue)
-        if let verdict { note.verdict = verdict }
-        try writeEvaluationNote(note, on: commit)
-        return note
+extension EvaluationNote.SplitResult {
+    /// A split's outcomes as a note records them; the score in a note has one definition (`meanScore`).
+    public init(_ outcomes: [ExampleOutcome], split: String, total: Int, complete: Bool = true) {
+        self.init(
+            split: split, score: meanScore(outcomes), correct: outcomes.filter(\.correct).count, total: total, complete: complete,
+            examples: outcomes.map(\.noteResult))
     }
+}
+
+extension GradConfig {
+    /// The model line of the notes this configuration's evaluations write.
+    public var noteModel: EvaluationNote.ModelInfo { .init(model) }
 }
 
 /// `git grad eval`'s work: a prompt version evaluated on a split, scored, and recorded in the
@@ -47,7 +41,9 @@ public struct SplitEvaluation {
     ) async throws -> SplitStatistics {
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let outcomes = try await evaluator.evaluate(prompt: version.prompt, examples: examples, progress: progress)
-        try repository.recordEvaluation(outcomes, split: split.rawValue, total: examples.count, of: commit, config: config)
+        try repository.recordSplit(
+            .init(outcomes, split: split.rawValue, total: examples.count), of: commit, promptPath: config.task.prompt,
+            model: config.noteModel, metric: config.metric.kind.rawValue)
         return config.metric.statistics(outcomes)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Evaluation
 import LLM
+import PromptRepo
 
 /// What a run reports while it works: the command line draws progress bars from these on a
 /// terminal and prints them as JSON lines with `--json`.
@@ -131,4 +132,13 @@ public struct OperatorTally: Sendable, Codable, Equatable {
     public var accepted = 0
     public var rejected = 0
     public init() {}
+}
+
+extension RunUsage {
+    /// The usage totals of a run, as its manifest records them.
+    init(_ totals: UsageTotals) {
+        self.init(
+            calls: totals.calls, cacheHits: totals.cacheHits, promptTokens: totals.promptTokens, completionTokens: totals.completionTokens,
+            cost: totals.cost)
+    }
 }

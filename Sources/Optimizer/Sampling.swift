@@ -2,7 +2,7 @@ import Evaluation
 import Foundation
 import PromptRepo
 
-/// Stage 1: the seeded minibatch of a step (draw 0 first, further draws when a batch has no errors).
+/// The seeded minibatch of a step (draw 0 first, further draws when a batch has no errors).
 public struct MinibatchSampler: Sendable {
     public let seed: Int
     public let batchSize: Int

@@ -51,7 +51,7 @@ public struct PreservationRule: Sendable, Equatable {
         self.init(
             kind: search.rule, question: question, alpha: search.alpha, comparisons: comparisons, lambda: search.lambda,
             maxRegressions: search.maxRegressions, maxRecallDrop: search.maxRecallDrop,
-            maxBrokenRatio: search.maxBrokenRatio.isFinite ? search.maxBrokenRatio : nil)
+            maxBrokenRatio: search.maxBrokenRatio)
     }
 
     /// The level each candidate is tested at.
@@ -72,9 +72,7 @@ public struct PreservationRule: Sendable, Equatable {
 
     var levelText: String { comparisons == 1 ? Self.format(alpha) : "\(Self.format(alpha))/\(comparisons)" }
 
-    static func format(_ p: Double) -> String {
-        p < 0.0001 ? String(format: "%.1e", p) : String(format: "%.4g", p)
-    }
+    static func format(_ p: Double) -> String { Significance.format(p) }
 
     /// Why a finished comparison fails the rule, or nil when it passes.
     public func failure(_ tally: FlipTally) -> String? {
@@ -133,91 +131,6 @@ public struct PreservationRule: Sendable, Equatable {
     public func canStillPass(_ tally: FlipTally) -> Bool {
         guard tally.comparison.binary else { return true }
         return failure(tally.bestCase()) == nil
-    }
-}
-
-/// A verdict's test: `sign test`, one-sided p, and the level (`0.05/3` under Bonferroni).
-public struct Significance: Sendable, Equatable {
-    public var test: String
-    public var p: Double
-    public var level: String
-    /// What the p is for: `better` (a step) or `worse` (the regression gate).
-    public var question: String
-
-    public var pText: String { PreservationRule.format(p) }
-
-    /// A recorded verdict's or merge's test line, read back from its trailers
-    /// (`sign test p=0.0039 (alpha 0.05/3)`); nil when it carries no test (the net rule).
-    public static func recordedText(_ trailer: (String) -> String?) -> String? {
-        guard let test = trailer(TrailerKey.test) else { return nil }
-        return "\(test) p=\(trailer(TrailerKey.pValue) ?? "?") (alpha \(trailer(TrailerKey.alpha) ?? "?"))"
-    }
-    /// `sign test p=0.0039 (alpha 0.05/3)`.
-    public var summary: String { "\(test) p=\(pText) (one-sided, \(question); alpha \(level))" }
-}
-
-/// Per-example comparison of a candidate with the current prompt on the holdout set.
-public struct FlipTally: Sendable, Equatable {
-    /// Baseline correctness and label of each holdout example, in evaluation order.
-    public let baseline: [(id: String, label: String, correct: Bool)]
-    /// The parent's score of each example (0 or 1 for label metrics; a grade otherwise).
-    public let baselineScores: [Double]
-    public private(set) var candidateScores: [Double] = []
-    public private(set) var evaluated = 0
-    public private(set) var regressions = 0
-    public private(set) var improvements = 0
-    public private(set) var candidateCorrect = 0
-    private var netLossByLabel: [String: Int] = [:]
-
-    public static func == (lhs: FlipTally, rhs: FlipTally) -> Bool {
-        lhs.evaluated == rhs.evaluated && lhs.regressions == rhs.regressions && lhs.improvements == rhs.improvements
-            && lhs.candidateScores == rhs.candidateScores
-    }
-
-    public init(baseline: [(id: String, label: String, correct: Bool)], scores: [Double]? = nil) {
-        self.baseline = baseline
-        baselineScores = scores ?? baseline.map { $0.correct ? 1 : 0 }
-    }
-
-    public var remaining: Int { baseline.count - evaluated }
-
-    /// The paired comparison of the examples evaluated so far.
-    public var comparison: PairedComparison {
-        PairedComparison(parent: Array(baselineScores.prefix(evaluated)), candidate: candidateScores)
-    }
-
-    /// Adds the next example's candidate result (examples are fed in baseline order).
-    public mutating func add(candidateCorrect correct: Bool, score: Double? = nil) {
-        let base = baseline[evaluated]
-        candidateScores.append(score ?? (correct ? 1 : 0))
-        evaluated += 1
-        if correct { candidateCorrect += 1 }
-        if base.correct && !correct {
-            regressions += 1
-            netLossByLabel[base.label, default: 0] += 1
-        } else if !base.correct && correct {
-            improvements += 1
-            netLossByLabel[base.label, default: 0] -= 1
-        }
-    }
-
-    /// The tally if every remaining example improved where it can (a full score) and none regressed.
-    func bestCase() -> FlipTally {
-        var best = self
-        while best.remaining > 0 {
-            best.add(candidateCorrect: true, score: max(1, best.baselineScores[best.evaluated]))
-        }
-        return best
-    }
-
-    /// The class whose recall falls most (as a fraction of its holdout support).
-    func worstRecallDrop() -> (String, Double)? {
-        var support: [String: Int] = [:]
-        for example in baseline { support[example.label, default: 0] += 1 }
-        return netLossByLabel.compactMap { label, loss -> (String, Double)? in
-            guard loss > 0, let count = support[label], count > 0 else { return nil }
-            return (label, Double(loss) / Double(count))
-        }.max { $0.1 < $1.1 }
     }
 }
 
@@ -280,7 +193,7 @@ public struct AuditSettings: Sendable, Equatable {
     }
 }
 
-/// Stage 6: regularized verification of a candidate against the current prompt on the holdout
+/// Regularized verification of a candidate against the current prompt on the holdout
 /// set, example by example, stopping as soon as the candidate can no longer pass.
 public struct Verifier: Sendable {
     public let evaluator: Evaluator

@@ -215,3 +215,13 @@ enum CSVParser {
         return records
     }
 }
+
+extension PromptRepository {
+    /// A dataset as committed (so a run sees exactly what the commit holds).
+    public func dataset(_ path: String, at commit: ObjectID, loader: DatasetLoader) throws -> [Example] {
+        guard let data = try fileData(path, at: commit) else {
+            throw PromptRepoError.missingFile(path: "\(path) (committed on main)", role: "dataset")
+        }
+        return try loader.parse(data, file: path)
+    }
+}

@@ -1,104 +1,6 @@
 import Foundation
 import TOMLKit
 
-/// Loop settings that override grad.toml's `[search]` for one run (from `optimize`'s flags or an
-/// experiment's cell); nil keeps grad.toml's value.
-public struct SearchOverrides: Codable, Sendable, Equatable {
-    public var selection: SearchSettings.Selection?
-    public var variants: Int?
-    public var batchSize: Int?
-    public var feedback: SearchSettings.Feedback?
-    public var gradient: SearchSettings.Gradient?
-    public var labels: SearchSettings.Labels?
-    public var operators: [SearchSettings.Operator]?
-    public var lambda: Double?
-    public var maxRegressions: Int?
-    public var prevalence: SearchSettings.Prevalence?
-    public var rule: SearchSettings.Rule?
-    public var alpha: Double?
-
-    public init() {}
-
-    /// grad.toml's settings with these overrides applied.
-    public func apply(to search: inout SearchSettings) {
-        if let selection { search.selection = selection }
-        if let variants { search.variants = variants }
-        if let batchSize { search.batchSize = batchSize }
-        if let feedback { search.feedback = feedback }
-        if let gradient { search.gradient = gradient }
-        if let labels { search.labels = labels }
-        if let operators { search.operators = operators }
-        if let lambda { search.lambda = lambda }
-        if let maxRegressions { search.maxRegressions = maxRegressions }
-        if let prevalence { search.prevalence = prevalence }
-        if let rule { search.rule = rule }
-        if let alpha { search.alpha = alpha }
-    }
-
-    /// `key=value` pairs, for the table and `--vary` names.
-    public var summary: String {
-        var parts: [String] = []
-        if let selection { parts.append("selection=\(selection.rawValue)") }
-        if let variants { parts.append("variants=\(variants)") }
-        if let batchSize { parts.append("batch_size=\(batchSize)") }
-        if let feedback { parts.append("feedback=\(feedback.rawValue)") }
-        if let gradient { parts.append("gradient=\(gradient.rawValue)") }
-        if let labels { parts.append("labels=\(labels.rawValue)") }
-        if let operators { parts.append("operators=\(operators.map(\.rawValue).joined(separator: "+"))") }
-        if let lambda { parts.append("lambda=\(lambda)") }
-        if let maxRegressions { parts.append("max_regressions=\(maxRegressions)") }
-        if let prevalence { parts.append("prevalence=\(prevalence.rawValue)") }
-        if let rule { parts.append("rule=\(rule.rawValue)") }
-        if let alpha { parts.append("alpha=\(alpha)") }
-        return parts.isEmpty ? "grad.toml" : parts.joined(separator: " ")
-    }
-
-    /// The names `--vary` and grid files accept.
-    public static let keys = ["selection", "variants", "batch_size", "feedback", "gradient", "labels", "operators", "lambda", "max_regressions", "prevalence", "rule", "alpha"]
-
-    /// Sets one setting from its text; `describe` names where the text came from in errors.
-    public mutating func set(_ key: String, _ text: String, describe: String) throws {
-        func fail(_ message: String) -> PromptRepoError { .format("\(describe): \(message)") }
-        func choice<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws -> T where T.RawValue == String {
-            guard let value = T(rawValue: text) else {
-                throw fail("'\(text)' is not one of \(T.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", "))")
-            }
-            return value
-        }
-        func positive() throws -> Int {
-            guard let value = Int(text), value > 0 else { throw fail("expected a positive integer, found '\(text)'") }
-            return value
-        }
-        switch key {
-        case "selection": selection = try choice(SearchSettings.Selection.self)
-        case "variants": variants = try positive()
-        case "batch_size": batchSize = try positive()
-        case "feedback": feedback = try choice(SearchSettings.Feedback.self)
-        case "gradient": gradient = try choice(SearchSettings.Gradient.self)
-        case "labels": labels = try choice(SearchSettings.Labels.self)
-        case "prevalence": prevalence = try choice(SearchSettings.Prevalence.self)
-        case "rule": rule = try choice(SearchSettings.Rule.self)
-        case "alpha":
-            guard let value = Double(text), value > 0, value < 0.5 else { throw fail("expected a number between 0 and 0.5, found '\(text)'") }
-            alpha = value
-        case "operators":
-            do {
-                operators = try SearchSettings.Operator.parse(text.split(whereSeparator: { $0 == "+" || $0 == "," }).map(String.init))
-            } catch {
-                throw fail(error.description)
-            }
-        case "lambda":
-            guard let value = Double(text), value.isFinite, value >= 0 else { throw fail("expected a non-negative number, found '\(text)'") }
-            lambda = value
-        case "max_regressions":
-            guard let value = Int(text), value >= 0 else { throw fail("expected a non-negative integer, found '\(text)'") }
-            maxRegressions = value
-        default:
-            throw fail("'\(key)' is not a setting an experiment can vary; use one of \(Self.keys.joined(separator: ", "))")
-        }
-    }
-}
-
 /// One cell of an experiment: a name and the settings it changes.
 public struct ExperimentCell: Codable, Sendable, Equatable {
     public var name: String
@@ -147,6 +49,10 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
         var cells = [ExperimentCell(name: "", settings: SearchOverrides())]
         for (key, values) in varying {
             guard !values.isEmpty else { throw PromptRepoError.format("--vary \(key)= needs at least one value") }
+            guard SearchSetting.named(key)?.variesByCell == true else {
+                throw PromptRepoError.configValue(
+                    file: "--vary", key: key, message: "not a setting a cell can vary; use one of \(SearchSetting.cellNames.joined(separator: ", "))")
+            }
             cells = try cells.flatMap { cell in
                 try values.map { value in
                     var next = cell
@@ -213,24 +119,15 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
                 var cellReader = TOMLReader(cellTable, path: "cell[\(index)]", file: file)
                 let name = try cellReader.requiredString("name")
                 var settings = SearchOverrides()
-                for key in SearchOverrides.keys {
-                    guard let raw = cellTable[key] else { continue }
-                    let text: String
-                    if key == "operators" {
-                        text = (try cellReader.strings(key) ?? []).joined(separator: "+")
-                    } else if let string = raw.string {
-                        text = string
-                    } else if let int = raw.int {
-                        text = String(int)
-                    } else if let double = raw.double {
-                        text = String(double)
-                    } else {
-                        throw cellReader.fail(key, "expected a string or a number, found \(raw.type)")
+                for key in cellTable.keys.sorted() where key != "name" {
+                    guard let setting = SearchSetting.named(key), setting.variesByCell, let raw = cellReader.take(key) else {
+                        throw cellReader.fail(key, "unknown key; a cell can set \(SearchSetting.cellNames.joined(separator: ", "))")
                     }
-                    try settings.set(key, text, describe: "\(file): \(cellReader.keyName(key))")
-                }
-                for key in cellTable.keys where key != "name" && !SearchOverrides.keys.contains(key) {
-                    throw cellReader.fail(key, "unknown key; a cell can set \(SearchOverrides.keys.joined(separator: ", "))")
+                    do {
+                        settings.set(setting, try setting.value(toml: raw))
+                    } catch {
+                        throw cellReader.fail(key, error.message)
+                    }
                 }
                 cells.append(ExperimentCell(name: name, settings: settings))
             }

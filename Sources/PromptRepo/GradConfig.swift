@@ -39,6 +39,33 @@ public struct GradConfig: Sendable, Equatable {
         let metric = try readMetric(&metricReader)
         try metricReader.rejectUnknownKeys()
 
+        let (model, optimizerModel, judgeModel) = try readModels(&root, file: file)
+        var search = SearchSettings()
+        if var searchReader = try root.subtable("search") {
+            search = try SearchSettings.read(&searchReader)
+            try searchReader.rejectUnknownKeys()
+        }
+        let prices = try readPrices(&root, file: file)
+        let metaPrompts = try readMetaPrompts(&root)
+        try root.rejectUnknownKeys()
+        return GradConfig(
+            task: task, metric: metric, model: model, optimizerModel: optimizerModel, judgeModel: judgeModel, search: search,
+            prices: prices, metaPrompts: metaPrompts)
+    }
+
+    /// Reads `grad.toml` from a directory.
+    public static func load(from directory: URL) throws -> GradConfig {
+        let url = directory.appendingPathComponent(fileName)
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw PromptRepoError.notAPromptRepository(
+                "\(url.path): no grad.toml; run `git grad init` to create a prompt repository")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: fileName)
+    }
+
+    /// `[model]`, `[optimizer]` (the task model's settings with the optimizer's defaults unless
+    /// given) and `[judge]`.
+    private static func readModels(_ root: inout TOMLReader, file: String) throws -> (ModelSettings, ModelSettings, ModelSettings?) {
         var modelReader = try root.subtable("model") ?? TOMLReader(TOMLTable(), path: "model", file: file)
         let model = try readModel(&modelReader, defaults: ModelSettings(maxTokens: 64))
         try modelReader.rejectUnknownKeys()
@@ -62,49 +89,32 @@ public struct GradConfig: Sendable, Equatable {
             judgeModel = try readModel(&judgeReader, defaults: defaults)
             try judgeReader.rejectUnknownKeys()
         }
-
-        var search = SearchSettings()
-        if var searchReader = try root.subtable("search") {
-            search = try readSearch(&searchReader)
-            try searchReader.rejectUnknownKeys()
-        }
-
-        var prices: [String: ModelPrice] = [:]
-        if let pricesReader = try root.subtable("prices") {
-            for key in pricesReader.table.keys {
-                var reader = pricesReader
-                guard var entry = try reader.subtable(key) else { continue }
-                guard let input = try entry.double("input_per_million"), let output = try entry.double("output_per_million") else {
-                    throw PromptRepoError.configValue(
-                        file: file, key: "prices.\(key)", message: "needs input_per_million and output_per_million")
-                }
-                try entry.rejectUnknownKeys()
-                prices[key] = ModelPrice(inputPerMillion: input, outputPerMillion: output)
-            }
-        }
-
-        var metaPrompts: [String: String] = [:]
-        if var metaReader = try root.subtable("meta_prompts") {
-            for role in ["gradient", "critique", "propose", "rewrite", "rules", "judge"] {
-                if let path = try metaReader.string(role) { metaPrompts[role] = path }
-            }
-            try metaReader.rejectUnknownKeys()
-        }
-
-        try root.rejectUnknownKeys()
-        return GradConfig(
-            task: task, metric: metric, model: model, optimizerModel: optimizerModel, judgeModel: judgeModel, search: search,
-            prices: prices, metaPrompts: metaPrompts)
+        return (model, optimizerModel, judgeModel)
     }
 
-    /// Reads `grad.toml` from a directory.
-    public static func load(from directory: URL) throws -> GradConfig {
-        let url = directory.appendingPathComponent(fileName)
-        guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw PromptRepoError.notAPromptRepository(
-                "\(url.path): no grad.toml; run `git grad init` to create a prompt repository")
+    private static func readPrices(_ root: inout TOMLReader, file: String) throws -> [String: ModelPrice] {
+        var prices: [String: ModelPrice] = [:]
+        guard let pricesReader = try root.subtable("prices") else { return prices }
+        for key in pricesReader.table.keys {
+            var reader = pricesReader
+            guard var entry = try reader.subtable(key) else { continue }
+            guard let input = try entry.double("input_per_million"), let output = try entry.double("output_per_million") else {
+                throw PromptRepoError.configValue(file: file, key: "prices.\(key)", message: "needs input_per_million and output_per_million")
+            }
+            try entry.rejectUnknownKeys()
+            prices[key] = ModelPrice(inputPerMillion: input, outputPerMillion: output)
         }
-        return try parse(String(decoding: data, as: UTF8.self), file: fileName)
+        return prices
+    }
+
+    private static func readMetaPrompts(_ root: inout TOMLReader) throws -> [String: String] {
+        var metaPrompts: [String: String] = [:]
+        guard var metaReader = try root.subtable("meta_prompts") else { return metaPrompts }
+        for role in ["gradient", "critique", "propose", "rewrite", "rules", "judge"] {
+            if let path = try metaReader.string(role) { metaPrompts[role] = path }
+        }
+        try metaReader.rejectUnknownKeys()
+        return metaPrompts
     }
 
     private static func readTask(_ reader: inout TOMLReader) throws -> TaskSettings {
@@ -196,60 +206,6 @@ public struct GradConfig: Sendable, Equatable {
         model.baseURL = model.baseURL ?? defaults.baseURL
         model.apiKeyEnv = model.apiKeyEnv ?? defaults.keyVariable
         return model
-    }
-
-    private static func readSearch(_ reader: inout TOMLReader) throws -> SearchSettings {
-        var search = SearchSettings()
-        func positive(_ key: String, _ value: Int?) throws -> Int? {
-            if let value, value <= 0 { throw reader.fail(key, "must be positive") }
-            return value
-        }
-        search.steps = try positive("steps", try reader.int("steps")) ?? search.steps
-        search.batchSize = try positive("batch_size", try reader.int("batch_size")) ?? search.batchSize
-        search.variants = try positive("variants", try reader.int("variants")) ?? search.variants
-        search.selection = try reader.choice("selection", as: SearchSettings.Selection.self) ?? search.selection
-        search.feedback = try reader.choice("feedback", as: SearchSettings.Feedback.self) ?? search.feedback
-        search.gradient = try reader.choice("gradient", as: SearchSettings.Gradient.self) ?? search.gradient
-        search.labels = try reader.choice("labels", as: SearchSettings.Labels.self) ?? search.labels
-        search.seed = try reader.int("seed") ?? search.seed
-        search.rule = try reader.choice("rule", as: SearchSettings.Rule.self) ?? search.rule
-        if let alpha = try reader.double("alpha") {
-            guard alpha > 0, alpha < 0.5 else { throw reader.fail("alpha", "must be between 0 and 0.5 (0.05 is usual)") }
-            search.alpha = alpha
-        }
-        if let ratio = try reader.double("max_broken_ratio") {
-            guard ratio >= 0 else { throw reader.fail("max_broken_ratio", "must not be negative") }
-            search.maxBrokenRatio = ratio
-        }
-        search.lambda = try reader.double("lambda") ?? search.lambda
-        if search.lambda < 0 { throw reader.fail("lambda", "must not be negative") }
-        search.maxRegressions = try reader.int("max_regressions")
-        if let drop = try reader.double("max_recall_drop") {
-            guard (0...1).contains(drop) else { throw reader.fail("max_recall_drop", "must be between 0 and 1") }
-            search.maxRecallDrop = drop
-        }
-        search.redraws = try reader.int("redraws") ?? search.redraws
-        search.patience = try positive("patience", try reader.int("patience"))
-        search.maxCalls = try positive("max_calls", try reader.int("max_calls"))
-        search.maxTokens = try positive("max_tokens", try reader.int("max_tokens"))
-        search.maxCost = try reader.double("max_cost")
-        if let names = try reader.strings("operators") {
-            guard !names.isEmpty else { throw reader.fail("operators", "needs at least one of: rules, demos, rewrite, merge") }
-            do {
-                search.operators = try SearchSettings.Operator.parse(names)
-            } catch {
-                throw reader.fail("operators", error.description)
-            }
-        }
-        search.prevalence = try reader.choice("prevalence", as: SearchSettings.Prevalence.self) ?? search.prevalence
-        if let share = try reader.double("collapse_share") {
-            guard share > 0.3, share <= 1 else { throw reader.fail("collapse_share", "must be in (0.3, 1]") }
-            search.collapseShare = share
-        }
-        search.maxRules = try positive("max_rules", try reader.int("max_rules")) ?? search.maxRules
-        search.maxDemos = try positive("max_demos", try reader.int("max_demos")) ?? search.maxDemos
-        search.demoTokens = try positive("demo_tokens", try reader.int("demo_tokens")) ?? search.demoTokens
-        return search
     }
 }
 

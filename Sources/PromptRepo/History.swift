@@ -95,88 +95,6 @@ public struct HistoryReader {
             operatorName: candidate.value(TrailerKey.operatorName))
     }
 
-    /// The history reachable from `start` along first parents, newest first, with the steps of
-    /// the same runs in which no candidate passed. `run` keeps one run; `includeAllRuns` adds runs
-    /// that never reached this history.
-    ///
-    /// Only what is returned is read: main's line is followed parent by parent until `limit`
-    /// entries are found, and a candidate branch is opened only when its step is returned or
-    /// could be (a step of a shown run newer than the oldest entry read), so `log -n 10` over
-    /// 10,000 steps reads a few dozen commits.
-    public func entries(from start: ObjectID, run: String? = nil, includeAllRuns: Bool = false, limit: Int? = nil) throws -> [HistoryEntry] {
-        let git = repository.git
-        let branches = try candidateBranches()
-        var entries: [HistoryEntry] = []
-        var runsSeen: Set<String> = []
-        var stepsOnMain: Set<String> = []
-        var line = FirstParentLine(next: start)
-        var exhausted = true
-
-        while line.next != nil {
-            if let limit, entries.count >= limit { exhausted = false; break }
-            let (id, commit) = try line.advance(git)
-            let message = try StepMessage.decode(commit.message)
-            let runID = message.value(TrailerKey.run)
-            let step = message.value(TrailerKey.step).flatMap(Int.init)
-            if let runID { runsSeen.insert(runID) }
-            if let runID, let step { stepsOnMain.insert("\(runID)/\(step)") }
-            if let run, runID != run { continue }
-            entries.append(HistoryEntry(
-                kind: Self.kind(of: message, isMerge: commit.isMerge), commit: id.hex, date: commit.committer.time,
-                subject: commit.summary, run: runID, step: step,
-                variant: message.value(TrailerKey.variant).flatMap { Int($0.split(separator: "/").first ?? "") },
-                verdict: message.value(TrailerKey.verdict), scoreHoldout: message.value(TrailerKey.scoreHoldout),
-                scoreTrain: message.value(TrailerKey.scoreTrain), gradient: message.body,
-                trailers: Dictionary(message.trailers.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }),
-                candidates: []))
-        }
-        let placement = StepPlacement(entries)
-
-        // Steps where every candidate was rejected never reach main: add them from their branches.
-        var rejectedSteps: [HistoryEntry] = []
-        for (runID, steps) in branches where run == nil || runID == run {
-            var shown = includeAllRuns || runsSeen.contains(runID)
-            for step in steps.keys.sorted(by: >) where !stepsOnMain.contains("\(runID)/\(step)") {
-                let tips = steps[step]!.branches.map(\.tip)
-                let date = try tips.map { try git.commit($0).committer.time }.max() ?? Date.distantPast
-                // A run's steps come one after another, so its earlier steps sort later still.
-                if !exhausted && placement.position(run: runID, step: step, date: date) == nil { break }
-                // A run shows when it reached this history or started from it (even if nothing was accepted).
-                if !shown { shown = try startedFrom(steps, line: &line) }
-                if !shown { break }
-                let candidates = try records(steps[step]!)
-                let decided = candidates.allSatisfy { $0.verdict != nil }
-                rejectedSteps.append(HistoryEntry(
-                    kind: .noCandidatePassed, commit: tips.first?.hex ?? "", date: date,
-                    subject: candidates.contains(where: \.isAccepted) ? "accepted, merged outside this history"
-                        : decided ? "no candidate passed verification" : "verification pending",
-                    run: runID, step: step, variant: nil, verdict: decided ? "rejected" : nil, scoreHoldout: nil, scoreTrain: nil,
-                    gradient: candidates.first?.gradient ?? "", trailers: [:], candidates: candidates))
-            }
-        }
-
-        // Main's own order is kept; each rejected step goes before the first entry it is newer
-        // than (or, as old, a later step of the same run), else after them all.
-        var before: [Int: [HistoryEntry]] = [:]
-        for extra in rejectedSteps {
-            before[placement.position(run: extra.run ?? "", step: extra.step ?? 0, date: extra.date) ?? entries.count, default: []].append(extra)
-        }
-        var result: [HistoryEntry] = []
-        for index in 0...entries.count {
-            let placed = (before[index] ?? []).sorted { ($0.date, $0.run ?? "", $0.step ?? 0) > ($1.date, $1.run ?? "", $1.step ?? 0) }
-            result.append(contentsOf: placed)
-            if index < entries.count { result.append(entries[index]) }
-        }
-        if let limit { result = Array(result.prefix(limit)) }
-        // The candidates of a step on main are read only for the entries returned.
-        for index in result.indices where result[index].kind != .noCandidatePassed {
-            if let runID = result[index].run, let step = result[index].step, let branchesOfStep = branches[runID]?[step] {
-                result[index].candidates = try records(branchesOfStep)
-            }
-        }
-        return result
-    }
-
     /// Whether a branch tip's trailers are a verdict's.
     static func isVerdict(_ trailers: [Trailer]) -> Bool { trailers.last { $0.key == TrailerKey.kind }?.value == "verdict" }
 
@@ -190,7 +108,7 @@ public struct HistoryReader {
     /// Whether a run's first candidate was made from a commit of this history's first-parent
     /// line, walking the line further back as far as needed (commit headers only: no message is
     /// decoded; dates are not trusted to stop early, clocks can disagree).
-    private func startedFrom(_ steps: [Int: StepBranches], line: inout FirstParentLine) throws -> Bool {
+    func startedFrom(_ steps: [Int: StepBranches], line: inout FirstParentLine) throws -> Bool {
         guard let first = steps.keys.min().flatMap({ steps[$0]?.branches.first }) else { return false }
         let git = repository.git
         // The branch tip is the verdict (its parent the candidate) or, pending, the candidate.

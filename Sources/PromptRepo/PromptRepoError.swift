@@ -19,6 +19,15 @@ public enum PromptRepoError: Error, Sendable, Equatable, CustomStringConvertible
     case notAPromptRepository(String)
     /// A label does not exist, or moved since the caller looked at it.
     case label(String)
+    /// No run of that name is recorded.
+    case noSuchRun(String)
+    /// A run or experiment manifest (`what`: `run x1`) under `reference` is not valid JSON of its kind.
+    case unreadableManifest(what: String, reference: String, fix: String)
+    /// The branch an experiment run merges into is gone.
+    case missingTrunk(String)
+    /// The repository's state does not allow the operation now (uncommitted edits, a run that
+    /// ended or belongs to an experiment, HEAD on a branch about to go); the message says what to do.
+    case conflict(String)
 
     public var description: String {
         switch self {
@@ -34,8 +43,14 @@ public enum PromptRepoError: Error, Sendable, Equatable, CustomStringConvertible
             return "\(path): \(role) file not found; create it or fix its path in grad.toml"
         case .format(let message):
             return message
-        case .notAPromptRepository(let message), .label(let message):
+        case .notAPromptRepository(let message), .label(let message), .conflict(let message):
             return message
+        case .noSuchRun(let run):
+            return "no run named \(run); `git grad runs` lists the runs"
+        case .unreadableManifest(let what, let reference, let fix):
+            return "the manifest of \(what) (\(reference)) cannot be read; \(fix)"
+        case .missingTrunk(let trunk):
+            return "branch \(trunk) is missing; the run that merges into it cannot go on"
         }
     }
 }

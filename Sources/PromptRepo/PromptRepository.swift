@@ -108,6 +108,21 @@ public final class PromptRepository {
         }
     }
 
+    /// Records one split's results in `commit`'s evaluation note, keeping the other splits when
+    /// the note was made with the same prompt and model. `git grad eval` and the optimizer's store
+    /// both write notes through this.
+    @discardableResult
+    public func recordSplit(
+        _ result: EvaluationNote.SplitResult, verdict: String? = nil, of commit: ObjectID, promptPath: String,
+        model: EvaluationNote.ModelInfo, metric: String
+    ) throws -> EvaluationNote {
+        var note = EvaluationNote.recording(
+            result, in: try evaluationNote(commit), promptBlob: try promptBlob(promptPath, at: commit)?.hex ?? "", model: model, metric: metric)
+        if let verdict { note.verdict = verdict }
+        try writeEvaluationNote(note, on: commit)
+        return note
+    }
+
     /// Prompt files that have uncommitted edits in the working tree or index.
     public func uncommittedPromptFiles(_ config: GradConfig) throws -> [String] {
         try git.status(paths: config.task.promptFiles).map(\.path)
@@ -194,93 +209,5 @@ public final class PromptRepository {
             files.append((relative, try Data(contentsOf: url)))
         }
         return files.sorted { $0.0 < $1.0 }
-    }
-}
-
-/// The files `git grad init` writes when no template is given: a tiny sentiment task.
-enum MinimalTemplate {
-    static let files: [(path: String, text: String)] = [
-        ("grad.toml", """
-        # git-grad prompt repository. See `git grad --help`.
-        [task]
-        prompt = "prompts/classify.md"
-        train = "data/train.jsonl"
-        holdout = "data/holdout.jsonl"
-        input = "text"
-        target = "label"
-        id = "id"
-
-        [metric]
-        kind = "choice"
-        labels = ["positive", "negative"]
-
-        [search]
-        steps = 3
-        variants = 2
-
-        """),
-        ("prompts/classify.md", "Is the sentiment of this text positive or negative?\n\nText: {{text}}\n\nAnswer:\n"),
-        ("data/train.jsonl", """
-        {"id": "t1", "text": "I loved every minute of it.", "label": "positive"}
-        {"id": "t2", "text": "A waste of money.", "label": "negative"}
-        {"id": "t3", "text": "Not bad at all, would buy again.", "label": "positive"}
-        {"id": "t4", "text": "It broke after a day.", "label": "negative"}
-
-        """),
-        ("data/holdout.jsonl", """
-        {"id": "h1", "text": "Works exactly as promised.", "label": "positive"}
-        {"id": "h2", "text": "Never again.", "label": "negative"}
-
-        """),
-    ]
-}
-
-/// What `git grad check` found: the datasets' sizes and the warnings that do not stop work.
-public struct RepositoryCheck: Sendable {
-    public var splits: [(name: String, count: Int)] = []
-    public var warnings: [DatasetWarning] = []
-}
-
-extension PromptRepository {
-    /// Validates the working tree's grad.toml, datasets and prompt placeholders, throwing the first
-    /// error with its file, line or key.
-    public func check() throws -> RepositoryCheck { try Self.validateFiles(at: root) }
-
-    /// The checks of `check()` on the files under `root` (a working tree or an init template).
-    static func validateFiles(at root: URL) throws -> RepositoryCheck {
-        let config = try GradConfig.load(from: root)
-        let loader = DatasetLoader(task: config.task)
-        var result = RepositoryCheck()
-        var loaded: [(name: String, examples: [Example])] = []
-        for (name, path) in [("train", config.task.train), ("holdout", config.task.holdout)] + (config.task.test.map { [("test", $0)] } ?? []) {
-            let examples = try loader.load(path, root: root)
-            loaded.append((name, examples))
-            result.splits.append((name, examples.count))
-        }
-        result.warnings = loader.overlapWarnings(loaded)
-        for path in config.task.promptFiles + (config.task.system.map { [$0] } ?? []) {
-            guard let data = FileManager.default.contents(atPath: root.appendingPathComponent(path).path) else {
-                throw PromptRepoError.missingFile(path: path, role: "prompt")
-            }
-            let text = String(decoding: data, as: UTF8.self)
-            // Only input fields: a placeholder for the target would hand the model the answer.
-            for name in PromptFile.placeholderNames(in: text) where !config.task.inputFields.contains(name) {
-                throw PromptRepoError.configValue(
-                    file: path, key: "{{\(name)}}",
-                    message: "not an input field; use one of: \(config.task.inputFields.joined(separator: ", ")) (grad.toml [task] input)")
-            }
-            if config.task.promptFiles.contains(path) {
-                try PromptFile.requireUsable(text, path: path, inputFields: config.task.inputFields)
-            }
-        }
-        if config.metric.kind == .choice {
-            let labels = Set(config.metric.labels.map { $0.lowercased() })
-            for (name, examples) in loaded {
-                if let odd = examples.first(where: { !labels.contains($0.target.lowercased()) }) {
-                    result.warnings.append(DatasetWarning(message: "\(odd.source): \(name) target '\(odd.target)' is not in metric.labels"))
-                }
-            }
-        }
-        return result
     }
 }

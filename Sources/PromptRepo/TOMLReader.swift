@@ -20,13 +20,14 @@ struct TOMLReader {
         .configValue(file: file, key: keyName(key), message: message)
     }
 
-    private mutating func value(_ key: String) -> TOMLValueConvertible? {
+    /// The raw value of `key`, marked as read.
+    mutating func take(_ key: String) -> TOMLValueConvertible? {
         consumed.insert(key)
         return table[key]
     }
 
     mutating func string(_ key: String) throws -> String? {
-        guard let value = value(key) else { return nil }
+        guard let value = take(key) else { return nil }
         guard let string = value.string else { throw fail(key, "expected a string, found \(value.type)") }
         return string
     }
@@ -37,13 +38,13 @@ struct TOMLReader {
     }
 
     mutating func int(_ key: String) throws -> Int? {
-        guard let value = value(key) else { return nil }
+        guard let value = take(key) else { return nil }
         guard let int = value.int else { throw fail(key, "expected an integer, found \(value.type)") }
         return int
     }
 
     mutating func double(_ key: String) throws -> Double? {
-        guard let value = value(key) else { return nil }
+        guard let value = take(key) else { return nil }
         if let double = value.double {
             guard double.isFinite else { throw fail(key, "must be a finite number, not \(double)") }
             return double
@@ -53,14 +54,14 @@ struct TOMLReader {
     }
 
     mutating func bool(_ key: String) throws -> Bool? {
-        guard let value = value(key) else { return nil }
+        guard let value = take(key) else { return nil }
         guard let bool = value.bool else { throw fail(key, "expected true or false, found \(value.type)") }
         return bool
     }
 
     /// A string or an array of strings, read as an array.
     mutating func strings(_ key: String) throws -> [String]? {
-        guard let value = value(key) else { return nil }
+        guard let value = take(key) else { return nil }
         if let string = value.string { return [string] }
         guard let array = value.array else { throw fail(key, "expected a string or an array of strings, found \(value.type)") }
         return try array.enumerated().map { index, element in
@@ -78,7 +79,7 @@ struct TOMLReader {
     }
 
     mutating func subtable(_ key: String) throws -> TOMLReader? {
-        guard let value = value(key) else { return nil }
+        guard let value = take(key) else { return nil }
         guard let table = value.table else { throw fail(key, "expected a table, found \(value.type)") }
         return TOMLReader(table, path: keyName(key), file: file)
     }

@@ -1,6 +1,5 @@
 import Evaluation
 import Foundation
-import Optimizer
 import PromptRepo
 
 /// `git grad report`: one self-contained HTML file (inline CSS and SVG, no script, no network)
@@ -11,36 +10,26 @@ public struct ReportBuilder: Sendable {
     public init(directory: URL) { self.directory = directory }
 
     /// The report of `run`, or of the newest run on main when nil.
-    public func runReport(_ run: String?) async throws -> String {
-        let recorder = try GitRecorder(directory: directory)
-        let config = try await recorder.config(at: try await recorder.trunkTip())
-        let name: String
-        if let run {
-            name = run
-        } else {
-            guard let newest = try await recorder.manifests().last(where: { $0.trunk == nil }) else {
-                throw PromptRepoError.format("no run yet; start one with `git grad optimize`")
-            }
-            name = newest.run
+    public func runReport(_ run: String?) throws -> String {
+        let ledger = RunLedger(try PromptRepository.open(directory))
+        let config = try ledger.repository.config(at: try ledger.repository.mainTip())
+        guard let name = try run ?? ledger.manifests().last(where: { $0.trunk == nil })?.run else {
+            throw PromptRepoError.conflict("no run yet; start one with `git grad optimize`")
         }
-        let record = try await recorder.runRecord(name, promptPath: config.task.prompt)
+        let record = try ledger.runRecord(name, promptPath: config.task.prompt)
         return HTMLReport.page(
             title: "git-grad run \(name)", body: HTMLReport.runSection(record, labels: labels(config, examples: record.seedExamples), heading: "h1"))
     }
 
     /// The report of experiment `id`: its cells' distributions and p-values, and every run.
-    public func experimentReport(_ id: String) async throws -> String {
-        let recorder = try GitRecorder(directory: directory)
-        guard let manifest = try await recorder.experiment(try ExperimentManifest.validID(id)) else {
-            throw PromptRepoError.format("no experiment named \(id); `git grad experiment --list` lists them")
+    public func experimentReport(_ id: String) throws -> String {
+        let ledger = RunLedger(try PromptRepository.open(directory))
+        guard let manifest = try ledger.experiment(try ExperimentManifest.validID(id)) else {
+            throw PromptRepoError.conflict("no experiment named \(id); `git grad experiment --list` lists them")
         }
-        let config = try await recorder.config(at: try manifest.baseCommit())
-        let report = try await ExperimentReport.read(manifest, directory: directory, config: config)
-        let results = report.runs
-        var records: [RunRecord] = []
-        for result in results where result.status != "not started" {
-            records.append(try await recorder.runRecord(result.run, promptPath: config.task.prompt))
-        }
+        let config = try ledger.repository.config(at: try manifest.baseCommit())
+        let report = try ExperimentReport.read(manifest, from: ledger, config: config)
+        let records = try report.runs.filter { $0.status != "not started" }.map { try ledger.runRecord($0.run, promptPath: config.task.prompt) }
         return HTMLReport.page(
             title: "git-grad experiment \(id)", body: HTMLReport.experimentSection(
                 report, manifest: manifest, runs: records, labels: labels(config, examples: records.first?.seedExamples ?? [])))
@@ -79,80 +68,6 @@ enum HTMLReport {
         </body></html>
 
         """
-    }
-
-    /// One run: scores per step, lineage, per-class recall, and the accepted steps' gradients and diffs.
-    static func runSection(_ record: RunRecord, labels: [String], heading: String) -> String {
-        let m = record.manifest
-        var html = "<section class=\"run\" id=\"run-\(escape(record.run))\">"
-        html += "<\(heading)>Run \(escape(record.run))</\(heading)>"
-        html += "<p>\(escape(m.settingsTrailer)) · seed \(m.seed) · \(m.steps) steps · task model \(escape(m.taskModel)) · optimizer \(escape(m.optimizerModel)) · merges into <code>\(escape(record.trunk))</code> · \(escape(m.ended == nil ? "unfinished" : m.outcome ?? "finished"))</p>"
-        html += "<table><tr><th></th><th>seed prompt</th><th>final prompt</th></tr>"
-        html += "<tr><td>holdout</td><td class=\"num\">\(score(record.seedHoldout))</td><td class=\"num\">\(score(record.finalHoldout))</td></tr>"
-        html += "<tr><td>test</td><td class=\"num\">\(score(record.seedTest))</td><td class=\"num\">\(score(record.finalTest))</td></tr></table>"
-
-        html += "<h3>Score per step</h3>"
-        let lastStep = Double(record.steps.map(\.step).max() ?? 1)
-        let holdout = [(x: 0.0, y: record.seedHoldout)] + record.steps.map { (x: Double($0.step), y: $0.holdoutAfter) }
-        let train = record.steps.map { (x: Double($0.step), y: $0.trainBatch) }
-        var series = [
-            SVGChart.Series(name: "holdout", color: SVGChart.palette[0], points: holdout),
-            SVGChart.Series(name: "train batch", color: SVGChart.palette[1], points: train, dashed: true),
-        ]
-        if record.seedTest != nil || record.finalTest != nil {
-            series.append(SVGChart.Series(name: "test", color: SVGChart.palette[2], points: [(x: 0, y: record.seedTest), (x: lastStep, y: record.finalTest)]))
-        }
-        html += SVGChart.lines(series, xMax: lastStep)
-        html += "<p class=\"muted\">train batch: the minibatch score of the prompt each step started from; holdout: the trunk after the step; test: seed and final prompt.</p>"
-
-        html += "<h3>Lineage</h3>"
-        html += SVGChart.lineage(trunk: record.trunk, steps: record.steps.map { step in
-            (step.step, step.candidates.map { candidate in
-                let state = candidate.verdict == nil ? "open" : candidate.accepted ? "accepted"
-                    : (candidate.prevalence?.contains("collapse") == true && candidate.verdict?.contains("prevalence") == true) ? "audit" : "rejected"
-                return SVGChart.LineageNode(
-                    label: "v\(candidate.variant) \(candidate.operatorName) \(candidate.holdout.map { String(format: "%.3f", $0) } ?? "")",
-                    detail: "s\(step.step)v\(candidate.variant) [\(candidate.operatorName)] \(candidate.summary) — \(candidate.verdict ?? "no verdict")",
-                    state: state)
-            })
-        })
-        html += "<p class=\"muted\">green: merged · red: rejected · orange: rejected by the prevalence audit · grey: no verdict yet</p>"
-        html += "<table><tr><th>step</th><th>variant</th><th>operator</th><th>holdout</th><th>test</th><th>prevalence</th><th>verdict</th><th>summary</th></tr>"
-        for step in record.steps {
-            for candidate in step.candidates {
-                html += "<tr><td>\(step.step)</td><td>v\(candidate.variant) <code>\(candidate.commit.prefix(7))</code></td><td>\(escape(candidate.operatorName))</td>"
-                html += "<td class=\"num\">\(score(candidate.holdout))</td><td>\(escape(candidate.test ?? "–"))</td>"
-                html += "<td>\(escape(candidate.prevalence ?? "–"))</td>"
-                html += "<td class=\"\(candidate.accepted ? "accepted-text" : "rejected-text")\">\(escape(candidate.verdict ?? "–"))</td><td>\(escape(candidate.summary))</td></tr>"
-            }
-        }
-        html += "</table>"
-        let judged = record.steps.flatMap(\.candidates).filter { $0.holdout != nil }.count
-        html += "<p class=\"muted\">The holdout judged \(judged) candidates of this run: the final holdout score was selected on it and "
-            + "reads high; the test score is the unbiased figure.</p>"
-
-        html += "<h3>Per-class recall on the holdout set</h3>"
-        if labels.isEmpty {
-            html += "<p class=\"muted\">The metric has no classes; no per-class recall.</p>"
-        } else {
-            let before = recall(record.seedExamples, labels: labels), after = recall(record.finalExamples, labels: labels)
-            html += SVGChart.bars(labels: labels, groups: [("seed", SVGChart.palette[5], before), ("final", SVGChart.palette[2], after)])
-            html += "<table><tr><th>class</th><th>seed</th><th>final</th></tr>"
-            for (index, label) in labels.enumerated() {
-                html += "<tr><td>\(escape(label))</td><td class=\"num\">\(score(before[index]))</td><td class=\"num\">\(score(after[index]))</td></tr>"
-            }
-            html += "</table>"
-        }
-
-        html += "<h3>Accepted steps</h3>"
-        let merges = record.steps.compactMap { step in step.merge.map { (step.step, $0) } }
-        if merges.isEmpty { html += "<p class=\"muted\">No step was accepted; every candidate stays on its branch.</p>" }
-        for (step, merge) in merges {
-            html += "<h4 id=\"\(escape(record.run))-s\(step)\">\(escape(merge.subject)) <span class=\"muted\">(\(escape(merge.operatorName)), holdout \(score(merge.holdoutBefore)) → \(score(merge.holdoutAfter)), <code>\(merge.commit.prefix(7))</code>)</span></h4>"
-            html += "<p>Gradient / feedback:</p><pre>\(escape(merge.gradient))</pre>"
-            html += "<p>Prompt diff:</p><pre>\(diffHTML(merge.diff))</pre>"
-        }
-        return html + "</section>"
     }
 
     /// An experiment: the per-cell table with p-values, distributions, and each run's scores.

@@ -18,7 +18,7 @@ struct ExperimentCommand: AsyncParsableCommand {
 
     @Option(help: "A preset grid: flawed-metaphor, pick or naive-vs-validated.") var preset: String?
     @Option(help: "A TOML grid file (seeds, steps, baseline and [[cell]] tables).") var grid: String?
-    @Option(help: "KEY=A,B: one cell per value (repeat to combine). Keys: \(SearchOverrides.keys.joined(separator: ", ")).")
+    @Option(help: "KEY=A,B: one cell per value (repeat to combine). Keys: any [search] setting but steps and seed (docs/settings.md lists them).")
     var vary: [String] = []
     @Option(help: "Seeds, e.g. 1-3 or 1,2,5 (default 1-3).") var seeds: String?
     @Option(help: "Steps per run (default 2).") var steps: Int?
@@ -79,17 +79,17 @@ struct ExperimentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let repository = try options.open()
-        let recorder = try GitRecorder(directory: repository.root)
-        if list { return try await listExperiments(recorder) }
+        let ledger = RunLedger(repository)
+        if list { return try listExperiments(ledger) }
         let manifest: ExperimentManifest
         if let resume {
-            guard let found = try await recorder.experiment(try ExperimentManifest.validID(resume)) else {
+            guard let found = try ledger.experiment(try ExperimentManifest.validID(resume)) else {
                 throw CommandFailure(message: "no experiment named \(resume); `git grad experiment --list` lists them")
             }
             manifest = found
         } else {
             let id = try name.map(ExperimentManifest.validID) ?? ExperimentManifest.makeID()
-            if try await recorder.experiment(id) != nil {
+            if try ledger.experiment(id) != nil {
                 throw CommandFailure(message: "experiment \(id) exists; continue it with `git grad experiment --resume \(id)` or pick another --name")
             }
             manifest = ExperimentManifest(id: id, base: try repository.mainTip().hex, grid: try makeGrid(root: repository.root), preset: preset)
@@ -98,16 +98,18 @@ struct ExperimentCommand: AsyncParsableCommand {
         var config = try repository.config(at: base)
         models.apply(to: &config)
         // A finished experiment's table is read back from git; no model is started.
-        if resume != nil, case let report = try await ExperimentReport.read(manifest, directory: repository.root, config: config), report.complete {
+        if resume != nil, case let report = try ExperimentReport.read(manifest, from: ledger, config: config), report.complete {
             return try show(report, manifest: manifest)
         }
         let metaPrompts = try MetaPrompts.load(config: config, root: repository.root)
+        // The store takes over the process's one repository handle.
+        let store = RunStore(repository: repository)
         let runtime = try await models.runtime(
-            config: config, gitDirectory: repository.gitDirectory, budget: CallBudget(maxCalls: budget), quiet: json)
+            config: config, gitDirectory: store.gitDirectory, budget: CallBudget(maxCalls: budget), quiet: json)
         defer { runtime.shutdown() }
         let progress = ExperimentProgress(enabled: !json)
         let runner = ExperimentRunner(
-            directory: repository.root, runtime: runtime, config: config, metaPrompts: metaPrompts, emit: { progress.handle($0) })
+            store: store, runtime: runtime, config: config, metaPrompts: metaPrompts, emit: { progress.handle($0) })
         let report = try await runner.run(manifest, stopAfterRuns: stopAfterRuns)
         progress.finish()
         try show(report, manifest: manifest)
@@ -125,10 +127,10 @@ struct ExperimentCommand: AsyncParsableCommand {
 }
 
 extension ExperimentCommand {
-    func listExperiments(_ recorder: GitRecorder) async throws {
-        let experiments = try await recorder.experiments()
-        let overviews = try await experiments.asyncMap { experiment in
-            (experiment, try await recorder.experimentRunResults(experiment, split: "test").filter { $0.status == "finished" }.count)
+    func listExperiments(_ ledger: RunLedger) throws {
+        let experiments = try ledger.experiments()
+        let overviews = try experiments.map { experiment in
+            (experiment, try ledger.experimentRunResults(experiment, split: "test").filter { $0.status == "finished" }.count)
         }
         if json {
             struct Entry: Encodable { let experiment: ExperimentManifest; let runsFinished: Int; let runsPlanned: Int }

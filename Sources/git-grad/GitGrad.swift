@@ -30,21 +30,8 @@ struct GitGrad: AsyncParsableCommand {
             } else {
                 try command.run()
             }
-        } catch let error as GitError {
-            fail(error.description)
-        } catch let error as PromptRepoError {
-            fail(error.description)
-        } catch let error as LLMError {
-            fail(describe(error))
-        } catch let error as EvaluationError {
-            fail(error.description)
-        } catch let error as RunFailure {
-            fail(error.description(describingCause: describe))
-        } catch let error as ExperimentStop {
-            fail(error.description(describingCause: describe))
-        } catch let error as CommandFailure {
-            fail(error.message, code: error.exitCode)
         } catch {
+            if let (message, code) = ErrorReport.line(for: error) { fail(message, code: code) }
             // Help and --version exit cleanly with their text; usage errors get one line.
             if exitCode(for: error) == .success { exit(withError: error) }
             let firstLine = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
@@ -66,19 +53,6 @@ struct GitGrad: AsyncParsableCommand {
             rest = rest.dropFirst(2)
         }
         return Array(rest)
-    }
-
-    /// A model error with where it is fixed on this command line (the library names no flag),
-    /// whether it ends `eval` directly or a run of `optimize` or `experiment`.
-    static func describe(_ error: LLMError) -> String { error.description + commandLineHint(error) }
-
-    static func commandLineHint(_ error: LLMError) -> String {
-        switch error {
-        case .modelNotFound: return " ([model] name in grad.toml, or --model)"
-        case .connectionRefused: return " ([model] base_url in grad.toml, or --base-url)"
-        case .cacheUnavailable: return " (--no-cache)"
-        default: return ""
-        }
     }
 
     static func fail(_ message: String, code: Int32 = 1) -> Never {

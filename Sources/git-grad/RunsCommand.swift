@@ -16,8 +16,7 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var options: RepositoryOptions
 
         func run() async throws {
-            let recorder = try GitRecorder(directory: try options.open().root)
-            let runs = try await recorder.runOverviews()
+            let runs = try RunLedger(try options.open()).runOverviews()
             if json { return try printJSON(runs) }
             guard !runs.isEmpty else { return print("no runs yet; start one with `git grad optimize`") }
             let formatter = DateFormatter()
@@ -55,13 +54,13 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = try RunID(run)
-            let recorder = try GitRecorder(directory: try options.open().root)
+            let repository = try options.open()
             // Merged steps are read from main's history, not the manifest, which may be the damaged part.
-            if !force, case let merged = try await recorder.mergedSteps(run: run), !merged.isEmpty {
+            if !force, case let merged = try RunLedger(repository).mergedSteps(run: run, on: repository.mainTip()), !merged.isEmpty {
                 throw CommandFailure(message:
                     "run \(run) has \(merged.count) step(s) merged into main; its branches are how they are inspected. Use --force to drop it anyway")
             }
-            let removed = try await recorder.dropRun(id)
+            let removed = try await RunStore(repository: repository).dropRun(id)
             print("dropped run \(run): \(removed) reference(s) removed")
         }
     }

@@ -124,7 +124,7 @@ import Testing
                 to: repo.appendingPathComponent("grid.toml"), atomically: true, encoding: .utf8)
             for (arguments, expected) in [
                 (["--grid", "grid.toml"], "grid.toml: cell[0].selection: 'sometimes' is not one of"),
-                (["--vary", "temperature=1,2"], "'temperature' is not a setting an experiment can vary"),
+                (["--vary", "temperature=1,2"], "--vary: temperature: not a setting a cell can vary"),
                 (["--vary", "selection=naive", "--seeds", "x"], "--seeds: 'x' is not a seed"),
                 (["--preset", "nope"], "--preset 'nope' is not one of"),
                 (["--vary", "selection=naive", "--baseline", "zz"], "baseline 'zz' is not a cell"),

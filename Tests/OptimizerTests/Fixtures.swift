@@ -110,9 +110,9 @@ final class CandidateCounter: @unchecked Sendable {
 
 /// Runs the optimizer against the fake server and returns the summary and the events.
 func runOptimizer(repo: URL, server: FakeLLMServer, request: OptimizeRequest = OptimizeRequest(), cache: Bool = true) async throws -> (RunSummary, [OptimizerEvent]) {
-    let recorder = try GitRecorder(directory: repo)
-    let tip = try await recorder.trunkTip()
-    var config = try await recorder.config(at: tip)
+    let repository = try PromptRepository.open(repo)
+    var config = try repository.config(at: try repository.mainTip())
+    let store = RunStore(repository: repository)
     config.model.baseURL = server.baseURL
     config.optimizerModel.baseURL = server.baseURL
     config.model.maxConcurrency = 4
@@ -121,7 +121,7 @@ func runOptimizer(repo: URL, server: FakeLLMServer, request: OptimizeRequest = O
         task: config.model, optimizer: config.optimizerModel, prices: [:],
         cacheDirectory: cache ? repo.appendingPathComponent(".git/grad") : nil)
     let events = EventLog()
-    let run = OptimizerRun(recorder: recorder, runtime: runtime, config: config, metaPrompts: .defaults, emit: { events.append($0) })
+    let run = OptimizerRun(store: store, runtime: runtime, config: config, metaPrompts: .defaults, emit: { events.append($0) })
     let summary = try await run.run(request)
     return (summary, events.all)
 }

@@ -157,19 +157,19 @@ import Testing
     @Test func aMergeThatConflictsMakesNoCandidate() async throws {
         let directory = try TemporaryDirectory()
         let repo = try task.makeRepository(in: directory)
-        let recorder = try GitRecorder(directory: repo)
-        let tip = try await recorder.trunkTip()
+        let store = RunStore(repository: try PromptRepository.open(repo))
+        let tip = try await store.trunkTip(GradRefs.mainBranch)
         let run = try RunID("conflict-test")
         func commit(_ variant: Int, _ text: String) async throws -> ObjectID {
-            try await recorder.commitCandidate(
+            try await store.commitCandidate(
                 branch: CandidateBranch(run: run, step: 1, variant: variant), parent: tip, promptPath: "prompts/p.md", text: text,
                 message: StepMessage(subject: "v\(variant)"))
         }
         let first = try await commit(1, ToyTask.seedPrompt.replacingOccurrences(of: "Label the item as a or b.", with: "Label it: a or b."))
         let second = try await commit(2, ToyTask.seedPrompt.replacingOccurrences(of: "Label the item as a or b.", with: "Say a or b."))
         let third = try await commit(3, ToyTask.seedPrompt.replacingOccurrences(of: "Label:", with: "Answer:"))
-        #expect(try await recorder.mergedPromptText(of: [first, second], onto: tip, promptPath: "prompts/p.md") == nil)
-        let clean = try await recorder.mergedPromptText(of: [first, third], onto: tip, promptPath: "prompts/p.md")
+        #expect(try await store.mergedPromptText(of: [first, second], onto: tip, promptPath: "prompts/p.md") == nil)
+        let clean = try await store.mergedPromptText(of: [first, third], onto: tip, promptPath: "prompts/p.md")
         #expect(clean == "Label it: a or b.\n\nItem: {{text}}\n\nAnswer:\n")
     }
 

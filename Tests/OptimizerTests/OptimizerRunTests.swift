@@ -223,7 +223,7 @@ import Testing
             try server.start()
             defer { server.stop() }
             var request = OptimizeRequest()
-            request.seed = runSeed
+            try request.settings.set("seed", String(runSeed), describe: "test")
             _ = try await runOptimizer(repo: repo, server: server, request: request)
             let bodies = server.requests.filter { $0.lastUserMessage.contains("Rewrite the prompt below") || $0.lastUserMessage.contains("Explain what") }
             #expect(!bodies.isEmpty)
@@ -256,13 +256,14 @@ import Testing
         let server = FakeLLMServer(script: task.script(candidates: [Self.good, Self.weak]))
         try server.start()
         defer { server.stop() }
-        let recorder = try GitRecorder(directory: repo)
-        var config = try await recorder.config(at: try await recorder.trunkTip())
+        let repository = try PromptRepository.open(repo)
+        var config = try repository.config(at: try repository.mainTip())
+        let store = RunStore(repository: repository)
         config.model.baseURL = server.baseURL
         config.optimizerModel.baseURL = server.baseURL
         let runtime = try await ModelRuntime(task: config.model, optimizer: config.optimizerModel, prices: [:], cacheDirectory: nil,
                                              budget: CallBudget(maxCalls: 15))
-        let run = OptimizerRun(recorder: recorder, runtime: runtime, config: config, metaPrompts: .defaults, emit: { _ in })
+        let run = OptimizerRun(store: store, runtime: runtime, config: config, metaPrompts: .defaults, emit: { _ in })
         let summary = try await run.run(OptimizeRequest())
         #expect(summary.stoppedBecause?.contains("budget") == true)
         // Never more than the budget (a call cancelled with its task group may never reach the server).

@@ -9,7 +9,7 @@ struct ExperimentGridTests {
         #expect(cells.map(\.name) == [
             "selection=naive,variants=1", "selection=naive,variants=3", "selection=validated,variants=1", "selection=validated,variants=3",
         ])
-        #expect(cells[3].settings.selection == .validated && cells[3].settings.variants == 3)
+        #expect(cells[3].settings.applied().selection == .validated && cells[3].settings.applied().variants == 3)
     }
 
     @Test func seedsParseRangesListsAndNegatives() throws {
@@ -35,12 +35,12 @@ struct ExperimentGridTests {
             lambda = 0.5
             """, file: "g.toml")
         #expect(grid.seeds == [1, 2] && grid.steps == 3 && grid.baseline == "b")
-        #expect(grid.cells[0].settings.batchSize == 3)
-        #expect(grid.cells[1].settings.operators == [.rules, .demos])
-        #expect(grid.cells[1].settings.lambda == 0.5)
+        #expect(grid.cells[0].settings.applied().batchSize == 3)
+        #expect(grid.cells[1].settings.applied().operators == [.rules, .demos])
+        #expect(grid.cells[1].settings.applied().lambda == 0.5)
         for (text, message) in [
             ("[[cell]]\nname = \"a\"\ncolour = \"red\"", "g.toml: cell[0].colour: unknown key"),
-            ("[[cell]]\nname = \"a\"\nvariants = 0", "expected a positive integer"),
+            ("[[cell]]\nname = \"a\"\nvariants = 0", "g.toml: cell[0].variants: must be positive"),
             ("seeds = [\"x\"]\n[[cell]]\nname = \"a\"", "g.toml: seeds[0]: expected an integer"),
             ("[[cell]]\nname = \"a\"\n[[cell]]\nname = \"a\"", "two cells named 'a'"),
             ("baseline = \"z\"\n[[cell]]\nname = \"a\"", "baseline 'z' is not a cell"),
@@ -59,10 +59,10 @@ struct ExperimentGridTests {
     @Test func presetsReproduceThePapersComparisons() throws {
         let flawed = try ExperimentGrid.Preset.flawedMetaphor.grid(seeds: [1, 2, 3], steps: 2)
         #expect(flawed.cells.map(\.name) == ["validated", "naive", "shuffled-labels", "no-feedback"])
-        #expect(flawed.cells[1].settings.batchSize == 3 && flawed.cells[1].settings.selection == .naive)
-        #expect(flawed.cells[2].settings.labels == .shuffled && flawed.cells[3].settings.feedback == SearchSettings.Feedback.none)
+        #expect(flawed.cells[1].settings.applied().batchSize == 3 && flawed.cells[1].settings.applied().selection == .naive)
+        #expect(flawed.cells[2].settings.applied().labels == .shuffled && flawed.cells[3].settings.applied().feedback == SearchSettings.Feedback.none)
         let pick = try ExperimentGrid.Preset.pick.grid(seeds: [1], steps: 1)
         #expect(pick.baseline == "all-unverified")
-        #expect(pick.cells[1].settings.feedback == .errors && pick.cells[1].settings.selection == .validated)
+        #expect(pick.cells[1].settings.applied().feedback == .errors && pick.cells[1].settings.applied().selection == .validated)
     }
 }

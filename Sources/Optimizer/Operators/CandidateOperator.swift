@@ -93,3 +93,38 @@ public struct OperatorSchedule: Sendable, Equatable {
         operators[((step - 1) * variants + (variant - 1)) % operators.count]
     }
 }
+
+extension ProposedCandidate {
+    /// A candidate an interrupted run already committed, read back from its commit.
+    init(recorded: RunLedger.RecordedCandidate, variant: Int, text: String) {
+        let message = recorded.message
+        self.init(
+            variant: variant,
+            operatorName: message.value(TrailerKey.operatorName).flatMap(SearchSettings.Operator.init(rawValue:)) ?? .rewrite,
+            summary: message.subject, text: text, feedback: message.body,
+            trailers: message.trailers.filter { [TrailerKey.demos, TrailerKey.merged].contains($0.key) })
+    }
+}
+
+/// What operators may use: the optimizer model and its meta-prompts, and the run's record.
+struct OperatorTools {
+    let client: LLMClient
+    let metaPrompts: MetaPrompts
+    let settings: ModelSettings
+    let store: RunStore
+    let run: RunID
+    let trunk: String
+}
+
+extension SearchSettings.Operator {
+    /// The one registration point of operators: the stage that makes this operator's candidates.
+    /// A new operator is a case of `SearchSettings.Operator`, a `CandidateOperator`, and a line here.
+    func make(_ tools: OperatorTools) -> any CandidateOperator {
+        switch self {
+        case .rules: return RulesOperator(client: tools.client, metaPrompts: tools.metaPrompts, settings: tools.settings)
+        case .demos: return DemosOperator()
+        case .rewrite: return RewriteOperator(client: tools.client, metaPrompts: tools.metaPrompts, settings: tools.settings)
+        case .merge: return MergeOperator(store: tools.store, run: tools.run, trunk: tools.trunk)
+        }
+    }
+}

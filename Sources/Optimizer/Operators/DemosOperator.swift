@@ -55,10 +55,8 @@ public struct DemosOperator: CandidateOperator {
         let chosen = picker.chosen
         guard !chosen.isEmpty else { return nil }
         // Interleave classes in a seeded order, so the last worked example is not always the same answer.
-        var ordered = chosen.shuffled(using: &generator)
-        ordered = Self.interleaved(ordered)
-        let newFile = file.withDemos(ordered.map(\.demo))
-        let text = newFile.render().withoutControlCharacters
+        let ordered = Self.interleaved(chosen.shuffled(using: &generator))
+        let text = file.withDemos(ordered.map(\.demo)).render().withoutControlCharacters
         guard text != input.current else { return nil }
         return proposal(text, demos: ordered, errors: errors, keptIDs: keptIDs, input: input)
     }

@@ -7,23 +7,27 @@ import PromptRepo
 /// means no candidate from this operator this time.
 public struct MergeOperator: CandidateOperator {
     public let name = SearchSettings.Operator.merge
-    public let recorder: GitRecorder
+    public let store: RunStore
     public let run: RunID
+    /// The branch the run merges into.
+    public let trunk: String
 
-    public init(recorder: GitRecorder, run: RunID) {
-        self.recorder = recorder
+    public init(store: RunStore, run: RunID, trunk: String = GradRefs.mainBranch) {
+        self.store = store
         self.run = run
+        self.trunk = trunk
     }
 
     public func propose(_ input: OperatorInput) async throws -> ProposedCandidate? {
-        let results = try await recorder.candidateResults(run: run, before: input.step)
-        let tip = try await recorder.trunkTip()
+        let tip = try await store.trunkTip(trunk)
+        let (run, step) = (run, input.step)
+        let results = try await store.reading { try $0.candidateResults(run: run, before: step, trunkTip: tip) }
         let pairs = Self.pairs(results)
         guard !pairs.isEmpty else { return nil }
         // Each merge variant of a step starts at another pair, so two variants differ.
         let start = (input.variant - 1) % pairs.count
         for (a, b) in pairs[start...] + pairs[..<start] {
-            guard let text = try await recorder.mergedPromptText(of: [a.commit, b.commit], onto: tip, promptPath: input.promptPath),
+            guard let text = try await store.mergedPromptText(of: [a.commit, b.commit], onto: tip, promptPath: input.promptPath),
                   text != input.current
             else { continue }
             let feedback = """
@@ -42,8 +46,8 @@ public struct MergeOperator: CandidateOperator {
 
     /// Pairs that fixed different examples and are not both in main already, the pair fixing the
     /// most examples together first.
-    static func pairs(_ results: [RunStore.CandidateResult]) -> [(RunStore.CandidateResult, RunStore.CandidateResult)] {
-        var pairs: [(RunStore.CandidateResult, RunStore.CandidateResult)] = []
+    static func pairs(_ results: [RunLedger.CandidateResult]) -> [(RunLedger.CandidateResult, RunLedger.CandidateResult)] {
+        var pairs: [(RunLedger.CandidateResult, RunLedger.CandidateResult)] = []
         for (i, a) in results.enumerated() {
             for b in results[(i + 1)...] where !(a.inTrunk && b.inTrunk) {
                 guard !a.fixed.isEmpty, !b.fixed.isEmpty, !a.fixed.isSubset(of: b.fixed), !b.fixed.isSubset(of: a.fixed) else { continue }

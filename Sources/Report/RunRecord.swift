@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import PromptRepo
 
@@ -56,12 +57,10 @@ public struct RunRecord: Sendable, Encodable {
     public var finalExamples: [EvaluationNote.ExampleResult]
 }
 
-extension GitRecorder {
+extension RunLedger {
     /// Reads one run's record from git. Throws when the run does not exist.
     public func runRecord(_ run: String, promptPath: String) throws -> RunRecord {
-        guard let manifest = try runManifest(run) else {
-            throw PromptRepoError.format("no run named \(run); `git grad runs` lists the runs")
-        }
+        guard let manifest = try runManifest(run) else { throw PromptRepoError.noSuchRun(run) }
         let trunk = manifest.trunkBranch
         let runID = try RunID(run)
         let trunkTip = try repository.branchTip(trunk)
@@ -69,8 +68,8 @@ extension GitRecorder {
         let merges = try trunkTip.map { try mergesByRun(on: $0)[run] ?? [:] } ?? [:]
         var steps: [RunRecord.Step] = []
         var base: ObjectID?
-        for step in 1...max(1, manifest.steps) {
-            let recorded = try recordedCandidates(run: runID, step: step, variants: manifest.variants)
+        for step in 1...max(1, manifest.search.steps) {
+            let recorded = try recordedCandidates(run: runID, step: step, variants: manifest.search.variants)
             if base == nil, let first = recorded.values.first { base = try repository.firstParent(of: first.candidate) }
             guard !recorded.isEmpty || merges[step] != nil else { continue }
             var entry = try recordedStep(step, recorded)
@@ -99,7 +98,7 @@ extension GitRecorder {
 
     /// One step's candidates with their verdicts and holdout scores.
     private func recordedStep(
-        _ step: Int, _ recorded: [Int: (candidate: ObjectID, verdict: ObjectID?, message: StepMessage)]
+        _ step: Int, _ recorded: [Int: RecordedCandidate]
     ) throws -> RunRecord.Step {
         var candidates: [RunRecord.Candidate] = []
         var trainBatch: Double?

@@ -1,0 +1,141 @@
+import Foundation
+
+/// Edits of a prompt file (rules, worked examples, layout): each rewrites only the messages it
+/// changes, each rule on its own line and each worked example its own block.
+extension PromptFile {
+
+    /// The file with `rules` as the rules list of the system message. A single-template file
+    /// becomes a chat file whose user message is the old template, unchanged.
+    public func withRules(_ rules: [String]) -> PromptFile {
+        var file = asChat()
+        // Rules come from a model: literal text, so they can neither open a placeholder nor a message.
+        let ruleLines = rules.map { "- " + Self.literal(Self.oneLine($0)) }
+        if file.blocks.first?.role == .system {
+            var lines = file.blocks[0].content.components(separatedBy: "\n")
+            if let range = Self.rulesRange(lines) {
+                lines.replaceSubrange(range, with: ruleLines)
+            } else {
+                if !(lines.last ?? "").isEmpty { lines.append("") }
+                lines.append(Self.rulesHeading)
+                lines.append(contentsOf: ruleLines)
+            }
+            file.blocks[0] = Block(role: .system, marker: file.blocks[0].marker, body: lines.joined(separator: "\n") + "\n\n")
+        } else {
+            let content = ([Self.rulesHeading] + ruleLines).joined(separator: "\n")
+            file.blocks.insert(Block(role: .system, content: content), at: 0)
+        }
+        return file
+    }
+
+    /// The file with `demos` as its worked examples, placed between the system message and the template.
+    public func withDemos(_ demos: [Demo]) -> PromptFile {
+        var file = asChat()
+        let start = file.blocks.first?.role == .system ? 1 : 0
+        let end = file.blocks.count - 1
+        guard end >= start else { return self }
+        let newBlocks = demos.flatMap { demo in
+            [Block(role: .user, content: Self.literal(demo.user)), Block(role: .assistant, content: Self.literal(demo.assistant))]
+        }
+        file.blocks.replaceSubrange(start..<end, with: newBlocks)
+        return file
+    }
+
+    /// This file with a system message holding a rules section (empty if it had none): the layout
+    /// in which a three-way merge keeps rule edits and worked-example edits apart.
+    public func withRulesSection() -> PromptFile {
+        system.map { Self.rulesRange($0.components(separatedBy: "\n")) != nil } == true ? self : withRules(rules)
+    }
+
+    /// Whether operators may turn this single template into a chat file: not when a line of it
+    /// already reads as a role marker (a completion-style `Assistant:` cue would split it).
+    public var canBecomeChat: Bool {
+        isChat || !Self.splitLines(render()).contains { Self.role(ofMarker: $0) != nil }
+    }
+
+    /// The file without a system message that holds nothing but an empty rules heading (what a
+    /// merge in the common layout leaves when neither side wrote a rule).
+    public func withoutEmptyRulesSection() -> PromptFile {
+        guard isChat, blocks.first?.role == .system, blocks[0].content.trimmingCharacters(in: .whitespacesAndNewlines) == Self.rulesHeading
+        else { return self }
+        var file = self
+        file.blocks.removeFirst()
+        return file
+    }
+
+    /// This file as a chat file (a single template becomes the final user message, byte for byte
+    /// in its content).
+    func asChat() -> PromptFile {
+        guard !isChat else { return self }
+        let content = Self.trimBlankLines(blocks.first?.body ?? "")
+        return PromptFile(frontMatter: "", blocks: [Block(role: .user, content: content, last: true)], isChat: true)
+    }
+
+    var demoBlocks: ArraySlice<Block> {
+        let start = blocks.first?.role == .system ? 1 : 0
+        guard let last = blocks.lastIndex(where: { $0.role == .user }), last >= start else { return [] }
+        return blocks[start..<last]
+    }
+
+    // MARK: - Helpers
+
+    static func role(ofMarker line: String) -> Role? {
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.hasSuffix(":") else { return nil }
+        return Role(rawValue: String(trimmed.dropLast()).lowercased())
+    }
+
+    /// Lines with their terminators, so joining them gives the text back.
+    static func splitLines(_ text: String) -> [String] {
+        var lines: [String] = []
+        var current = ""
+        for character in text {
+            current.append(character)
+            if character == "\n" || character == "\r\n" {
+                lines.append(current)
+                current = ""
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines
+    }
+
+    static func trimBlankLines(_ text: String) -> String {
+        var lines = text.components(separatedBy: "\n")
+        while let first = lines.first, first.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { lines.removeFirst() }
+        while let last = lines.last, last.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { lines.removeLast() }
+        return lines.joined(separator: "\n")
+    }
+
+    /// The bullet lines after the rules heading.
+    static func rulesRange(_ lines: [String]) -> Range<Int>? {
+        guard let heading = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).lowercased().hasSuffix("# rules")
+            && $0.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("#") })
+        else { return nil }
+        var end = heading + 1
+        while end < lines.count, ruleText(lines[end]) != nil { end += 1 }
+        return (heading + 1)..<end
+    }
+
+    static func ruleText(_ line: String) -> String? {
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        for bullet in ["- ", "* "] where trimmed.hasPrefix(bullet) {
+            return String(trimmed.dropFirst(bullet.count)).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        return nil
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+    }
+
+    /// Text from a dataset placed in a prompt: no line may read as a role marker, and `{{` cannot
+    /// open a placeholder, so the text stays literal.
+    public static func literal(_ text: String) -> String {
+        var safe = text
+        while safe.contains("{{") { safe = safe.replacingOccurrences(of: "{{", with: "{ {") }
+        while safe.contains("}}") { safe = safe.replacingOccurrences(of: "}}", with: "} }") }
+        return trimBlankLines(safe).components(separatedBy: "\n").map { line in
+            role(ofMarker: line) != nil ? String(line.dropLast()) + " :" : line
+        }.joined(separator: "\n")
+    }
+}
