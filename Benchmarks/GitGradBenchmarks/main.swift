@@ -42,61 +42,63 @@ func loadAverage() -> String {
 /// A synthetic prompt repository of `steps` optimization steps: per step a candidate commit with
 /// a gradient and trailers on its own branch, a verdict commit, a two-parent merge into main, and
 /// an evaluation note — the same objects `git grad optimize` writes.
-func benchmarkGitRecord(steps: Int, keep: URL?) throws {
+func benchmarkGitRecord(steps: Int, keep: URL?, sideTrunk: Bool) async throws {
     let directory = keep ?? FileManager.default.temporaryDirectory.appendingPathComponent("git-grad-bench-\(UUID().uuidString)")
     defer { if keep == nil { try? FileManager.default.removeItem(at: directory) } }
-    let repo = try Repository.create(at: directory)
-    let signature = Signature(name: "bench", email: "bench@example.com")
-    let seedTree = try repo.updateTree(nil, applying: [
-        .upsert(path: "grad.toml", blob: try repo.createBlob("[task]\nprompt = \"prompts/p.md\"\ntrain = \"t.jsonl\"\nholdout = \"h.jsonl\"\n")),
-        .upsert(path: "prompts/p.md", blob: try repo.createBlob("Seed prompt {{input}}\n")),
-    ])
-    var main = try repo.createCommit(
-        message: StepMessage(subject: "Seed prompt", trailers: [Trailer(key: TrailerKey.step, value: "0")]).encode(),
-        tree: seedTree, parents: [], author: signature, updateReference: GradRefs.main)
+    // Written as `git grad optimize` writes it: through the one writer, RunStore, on a prompt
+    // repository made by `git grad init` (so each merge also brings the working tree along).
+    let prompts = try PromptRepository.initialize(at: directory, template: nil)
+    let promptPath = "prompts/classify.md"
+    var main = try prompts.mainTip()
+    let store = RunStore(repository: prompts)
     let run = try RunID("bench")
+    let trunk = sideTrunk ? "grad/bench/main" : GradRefs.mainBranch
+    try await store.createTrunkIfMissing(trunk, at: main)
     let gradient = String(repeating: "- The prompt must state the rule for refunds over the limit.\n", count: 8)
     let examples = (0..<64).map { EvaluationNote.ExampleResult(id: "h\($0)", output: "ledger", expected: "ledger", correct: $0 % 3 != 0, score: 1) }
+    let model = EvaluationNote.ModelInfo(provider: "local", name: "m", temperature: 0, maxTokens: 8)
     let sizeBefore = directorySize(directory.appendingPathComponent(".git"))
 
     var stepSeconds: [Double] = []
-    let record = try seconds {
+    var parts = [Double](repeating: 0, count: 4)  // candidate, verdict, merge, note
+    func timed<T>(_ part: Int, _ body: () async throws -> T) async rethrows -> T {
+        let start = Date()
+        defer { parts[part] += Date().timeIntervalSince(start) }
+        return try await body()
+    }
+    let record = try await asyncSeconds {
         for step in 1...steps {
-            stepSeconds.append(try seconds {
+            stepSeconds.append(try await asyncSeconds {
                 let branch = CandidateBranch(run: run, step: step, variant: 1)
-                let mainTree = try repo.commit(main).tree
-                let prompt = "Step \(step) prompt: route {{input}} to a queue.\nRule \(step): refunds over \(step) go to ledger.\n"
-                let tree = try repo.updateTree(mainTree, applying: [.upsert(path: "prompts/p.md", blob: try repo.createBlob(prompt))])
+                let prompt = "Step \(step) prompt: classify {{text}}.\nRule \(step): refunds over \(step) go to ledger.\n\nAnswer:\n"
                 let trailers = [
                     Trailer(key: TrailerKey.run, value: run.value), Trailer(key: TrailerKey.step, value: String(step)),
                     Trailer(key: TrailerKey.variant, value: "1/1"), Trailer(key: TrailerKey.kind, value: "candidate"),
                     Trailer(key: TrailerKey.errors, value: "5/8"), Trailer(key: TrailerKey.scoreTrain, value: "0.375"),
                 ]
-                let candidate = try repo.createCommit(
-                    message: StepMessage(subject: "Candidate \(step)", body: gradient, trailers: trailers).encode(),
-                    tree: tree, parents: [main], author: signature)
-                try repo.updateReference(branch.reference, to: candidate, expecting: nil)
-                let verdict = try repo.createCommit(
+                let candidate = try await timed(0) { try await store.commitCandidate(
+                    branch: branch, parent: main, promptPath: promptPath, text: prompt,
+                    message: StepMessage(subject: "Candidate \(step)", body: gradient, trailers: trailers)) }
+                let verdict = try await timed(1) { try await store.commitVerdict(
+                    branch: branch, candidate: candidate,
                     message: StepMessage(subject: "Verdict s\(step)v1: passed", trailers: [
                         Trailer(key: TrailerKey.run, value: run.value), Trailer(key: TrailerKey.step, value: String(step)),
                         Trailer(key: TrailerKey.kind, value: "verdict"), Trailer(key: TrailerKey.verdict, value: "accepted"),
-                    ]).encode(),
-                    tree: tree, parents: [candidate], author: signature)
-                try repo.updateReference(branch.reference, to: verdict, expecting: candidate)
-                main = try repo.createMergeCommit(
-                    ours: main, theirs: verdict,
+                    ])) }
+                main = try await timed(2) { try await store.merge(
+                    verdictCommit: verdict, into: trunk, expectedTip: main,
                     message: StepMessage(subject: "Step \(step): candidate \(step)", body: gradient, trailers: trailers + [
                         Trailer(key: TrailerKey.scoreHoldout, value: "0.500 -> 0.510"), Trailer(key: TrailerKey.verdict, value: "accepted"),
-                    ]).encode(),
-                    updateReference: GradRefs.main, signature: signature)
-                let note = EvaluationNote(
-                    promptBlob: "0", model: .init(provider: "local", name: "m", temperature: 0, maxTokens: 8), metric: "choice",
-                    splits: [.init(split: "holdout", score: 0.66, correct: 42, total: 64, examples: examples)])
-                try repo.setNote(try note.encoded(), on: main, notesReference: GradRefs.notes, signature: signature)
+                    ])).commit }
+                let merged = main
+                try await timed(3) { try await store.recordSplit(
+                    .init(split: "holdout", score: 0.66, correct: 42, total: 64, examples: examples), verdict: "accepted", of: merged,
+                    promptPath: promptPath, model: model, metric: "choice") }
             })
             if step % 1000 == 0 { FileHandle.standardError.write(Data("  … \(step) steps\n".utf8)) }
         }
     }
+    let repo = try Repository.open(at: directory)
     let looseSize = directorySize(directory.appendingPathComponent(".git"))
     var packed: PackSummary?
     let packTime = try seconds { packed = try repo.packLooseObjects() }
@@ -111,9 +113,11 @@ func benchmarkGitRecord(steps: Int, keep: URL?) throws {
     let first = stepSeconds.prefix(window).reduce(0, +) / Double(window)
     let last = stepSeconds.suffix(window).reduce(0, +) / Double(window)
 
-    print("git record, \(steps) steps (candidate + verdict + merge + note each), load \(loadAverage())")
+    print("git record through RunStore, \(steps) steps (candidate + verdict + merge\(sideTrunk ? " into a side trunk" : " into main with its working tree") + note each), load \(loadAverage())")
     print(String(format: "  time per recorded step      %.2f ms mean; first %d steps %.2f ms, last %d steps %.2f ms",
                  record / Double(steps) * 1000, window, first * 1000, window, last * 1000))
+    print(String(format: "  of which candidate %.2f, verdict %.2f, merge %.2f, note %.2f ms", parts[0] / Double(steps) * 1000,
+                 parts[1] / Double(steps) * 1000, parts[2] / Double(steps) * 1000, parts[3] / Double(steps) * 1000))
     print(String(format: "  .git size per step (loose)  %.1f KB (%.1f MB total)", Double(looseSize - sizeBefore) / Double(steps) / 1024, Double(looseSize) / 1_048_576))
     print(String(format: "  packed (%d objects) in %.2f s: %.1f KB per step (%.1f MB total)",
                  packed?.objects ?? 0, packTime, Double(packedSize - sizeBefore) / Double(steps) / 1024, Double(packedSize) / 1_048_576))
@@ -289,6 +293,9 @@ if let index = arguments.firstIndex(of: "--keep"), index + 1 < arguments.count {
     keep = URL(fileURLWithPath: arguments[index + 1]).standardizedFileURL
     arguments.removeSubrange(index...(index + 1))
 }
+// `--side-trunk`: merge into a branch other than main, as an experiment's runs do (no working tree).
+let sideTrunk = arguments.contains("--side-trunk")
+arguments.removeAll { $0 == "--side-trunk" }
 let which = arguments.first ?? "all"
 let steps = arguments.dropFirst().first.flatMap(Int.init) ?? 10_000
 if which == "serve" {
@@ -300,7 +307,8 @@ if which == "serve" {
     FileHandle.standardError.write(Data("\(server.baseURL)\n".utf8))
     while true { sleep(60) }
 }
-if which == "all" || which == "git" { try benchmarkGitRecord(steps: steps, keep: keep) }
+if which == "all" || which == "git" { try await benchmarkGitRecord(steps: steps, keep: keep, sideTrunk: sideTrunk) }
+if which == "git-raw" { try benchmarkRawGitRecord(steps: steps) }
 if which == "all" || which == "llm" { try await benchmarkLLMClient() }
 if which == "aa" {
     let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("git-grad")

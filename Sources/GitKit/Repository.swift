@@ -24,6 +24,8 @@ public final class Repository {
     /// Every reference write (create, move, delete, a commit that moves a reference) runs through
     /// it when set; see `ReferenceWriteCoordinator`.
     public var writeCoordinator: (any ReferenceWriteCoordinator)?
+    /// `user.name` and `user.email` as first read (see `defaultSignature`).
+    private var identity: Signature?
 
     private init(pointer: OpaquePointer) {
         self.pointer = pointer
@@ -69,17 +71,23 @@ public final class Repository {
     }
 
     /// The signature from git's configuration (`user.name`, `user.email`), or a fixed fallback so
-    /// that a machine without git identity can still record steps.
+    /// that a machine without git identity can still record steps; stamped now. The identity is
+    /// read once per handle: libgit2 snapshots the whole configuration for each look-up, and a
+    /// step signs four objects.
     /// The corresponding libgit2 function is `git_signature_default`.
     public func defaultSignature() -> Signature {
-        var signature: UnsafeMutablePointer<git_signature>?
-        if git_signature_default(&signature, pointer) == 0, let signature {
-            defer { git_signature_free(signature) }
-            var value = Signature(signature)
-            value.time = Date()
-            return value
+        if identity == nil {
+            var signature: UnsafeMutablePointer<git_signature>?
+            if git_signature_default(&signature, pointer) == 0, let signature {
+                defer { git_signature_free(signature) }
+                identity = Signature(signature)
+            } else {
+                identity = Signature(name: "git-grad", email: "git-grad@localhost")
+            }
         }
-        return Signature(name: "git-grad", email: "git-grad@localhost")
+        var value = identity!
+        value.time = Date()
+        return value
     }
 
     // MARK: - Revisions

@@ -9,15 +9,13 @@ public struct AnthropicProvider: ChatProvider {
     public let defaultConcurrency: Int
     let transport: HTTPTransport
     let apiKey: String
-    let keyVariable: String?
 
     public init(baseURL: String, model: String, apiKey: String, keyVariable: String? = nil, timeoutSeconds: Double = 120,
                 defaultConcurrency: Int = 4, client: HTTPClient = modelHTTPClient) {
+        self.transport = HTTPTransport(baseURL: baseURL, timeoutSeconds: timeoutSeconds, keyVariable: keyVariable, client: client)
         self.model = model
         self.apiKey = apiKey
-        self.keyVariable = keyVariable
         self.defaultConcurrency = defaultConcurrency
-        self.transport = HTTPTransport(baseURL: baseURL, client: client, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
     }
 
     struct Body: Encodable {
@@ -48,7 +46,7 @@ public struct AnthropicProvider: ChatProvider {
         let response = try await transport.post(
             path: "/v1/messages", headers: [("x-api-key", apiKey), ("anthropic-version", "2023-06-01")],
             body: try JSONEncoder().encode(body))
-        try HTTPTransport.checkStatus(response, provider: kind, model: model, baseURL: transport.baseURL, keyVariable: keyVariable)
+        try HTTPTransport.checkStatus(response, provider: kind, model: model, baseURL: transport.baseURL, keyVariable: transport.keyVariable)
         guard let answer = try? JSONDecoder().decode(Answer.self, from: response.body) else {
             throw LLMError.transient("anthropic sent a response that is not valid JSON", retryAfter: nil)
         }

@@ -9,7 +9,16 @@ struct HTTPTransport: Sendable {
     let baseURL: String
     let client: HTTPClient
     let timeout: TimeAmount
+    /// The environment variable the provider's key came from, for errors that say where to fix it.
+    let keyVariable: String?
     let maxResponseBytes = 16 * 1024 * 1024
+
+    init(baseURL: String, timeoutSeconds: Double, keyVariable: String?, client: HTTPClient) {
+        self.baseURL = baseURL
+        self.client = client
+        self.timeout = .milliseconds(Int64(timeoutSeconds * 1000))
+        self.keyVariable = keyVariable
+    }
 
     struct Response {
         let status: Int

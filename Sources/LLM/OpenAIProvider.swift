@@ -10,7 +10,6 @@ public struct OpenAICompatibleProvider: ChatProvider {
     public let defaultConcurrency: Int
     let transport: HTTPTransport
     let apiKey: String?
-    let keyVariable: String?
 
     public init(
         baseURL: String, model: String, apiKey: String?, keyVariable: String? = nil, kind: String = "openai",
@@ -19,9 +18,8 @@ public struct OpenAICompatibleProvider: ChatProvider {
         self.kind = kind
         self.model = model
         self.apiKey = apiKey
-        self.keyVariable = keyVariable
         self.defaultConcurrency = defaultConcurrency
-        self.transport = HTTPTransport(baseURL: baseURL, client: client, timeout: .milliseconds(Int64(timeoutSeconds * 1000)))
+        self.transport = HTTPTransport(baseURL: baseURL, timeoutSeconds: timeoutSeconds, keyVariable: keyVariable, client: client)
     }
 
     struct Body: Encodable {
@@ -55,7 +53,7 @@ public struct OpenAICompatibleProvider: ChatProvider {
         if let apiKey { headers.append(("Authorization", "Bearer \(apiKey)")) }
         let started = Date()
         let response = try await transport.post(path: "/chat/completions", headers: headers, body: try JSONEncoder().encode(body))
-        try HTTPTransport.checkStatus(response, provider: kind, model: model, baseURL: transport.baseURL, keyVariable: keyVariable)
+        try HTTPTransport.checkStatus(response, provider: kind, model: model, baseURL: transport.baseURL, keyVariable: transport.keyVariable)
         let answer: Answer
         do {
             answer = try JSONDecoder().decode(Answer.self, from: response.body)

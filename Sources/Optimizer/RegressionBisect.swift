@@ -40,13 +40,13 @@ public struct RegressionBisect {
         var history = try repository.firstParentHistory(from: bad)
         if let good {
             guard let index = history.firstIndex(of: good) else {
-                throw PromptRepoError.format(
+                throw PromptRepoError.conflict(
                     "\(good.short) is not on the first-parent history of \(bad.short); give --good a version of main")
             }
             history = Array(history[...index])
         }
         guard history.count >= 2 else {
-            throw PromptRepoError.format("there is no step between the good and the bad version; nothing to bisect")
+            throw PromptRepoError.conflict("there is no step between the good and the bad version; nothing to bisect")
         }
         versions = history.reversed()
         examples = try PromptVersion(repository, at: bad, config: config).examples(split, in: repository)

@@ -110,10 +110,10 @@ public struct EvaluationNote: Codable, Sendable, Equatable {
         do {
             note = try JSONDecoder().decode(EvaluationNote.self, from: Data(text.utf8))
         } catch {
-            throw PromptRepoError.format(notJSON)
+            throw PromptRepoError.damagedRecord(notJSON)
         }
         guard note.version <= currentVersion else {
-            throw PromptRepoError.format("evaluation note version \(note.version) is newer than this git-grad understands; upgrade git-grad")
+            throw PromptRepoError.damagedRecord("evaluation note version \(note.version) is newer than this git-grad understands; upgrade git-grad")
         }
         return note
     }

@@ -29,18 +29,18 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
     }
 
     func validate(describe: String) throws {
-        guard !cells.isEmpty else { throw PromptRepoError.format("\(describe) has no cells; add [[cell]] tables or --vary KEY=A,B") }
-        guard !seeds.isEmpty else { throw PromptRepoError.format("\(describe) has no seeds; add seeds = [1, 2, 3] or --seeds 1-3") }
-        guard Set(seeds).count == seeds.count else { throw PromptRepoError.format("\(describe) lists a seed twice") }
-        guard steps > 0 else { throw PromptRepoError.format("\(describe): steps must be positive") }
+        guard !cells.isEmpty else { throw PromptRepoError.experiment("\(describe) has no cells; add [[cell]] tables or --vary KEY=A,B") }
+        guard !seeds.isEmpty else { throw PromptRepoError.experiment("\(describe) has no seeds; add seeds = [1, 2, 3] or --seeds 1-3") }
+        guard Set(seeds).count == seeds.count else { throw PromptRepoError.experiment("\(describe) lists a seed twice") }
+        guard steps > 0 else { throw PromptRepoError.experiment("\(describe): steps must be positive") }
         var names = Set<String>()
         for cell in cells {
             guard !cell.name.isEmpty, names.insert(cell.name).inserted else {
-                throw PromptRepoError.format("\(describe) has two cells named '\(cell.name)'; give each cell its own name")
+                throw PromptRepoError.experiment("\(describe) has two cells named '\(cell.name)'; give each cell its own name")
             }
         }
         guard names.contains(baseline) else {
-            throw PromptRepoError.format("\(describe): baseline '\(baseline)' is not a cell; use one of \(cells.map(\.name).joined(separator: ", "))")
+            throw PromptRepoError.experiment("\(describe): baseline '\(baseline)' is not a cell; use one of \(cells.map(\.name).joined(separator: ", "))")
         }
     }
 
@@ -48,7 +48,7 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
     public static func cells(varying: [(key: String, values: [String])]) throws -> [ExperimentCell] {
         var cells = [ExperimentCell(name: "", settings: SearchOverrides())]
         for (key, values) in varying {
-            guard !values.isEmpty else { throw PromptRepoError.format("--vary \(key)= needs at least one value") }
+            guard !values.isEmpty else { throw PromptRepoError.experiment("--vary \(key)= needs at least one value") }
             guard SearchSetting.named(key)?.variesByCell == true else {
                 throw PromptRepoError.configValue(
                     file: "--vary", key: key, message: "not a setting a cell can vary; use one of \(SearchSetting.cellNames.joined(separator: ", "))")
@@ -77,10 +77,10 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
             } else if let seed = Int(part) {
                 seeds.append(seed)
             } else {
-                throw PromptRepoError.format("--seeds: '\(part)' is not a seed or a range like 1-3")
+                throw PromptRepoError.experiment("--seeds: '\(part)' is not a seed or a range like 1-3")
             }
         }
-        guard !seeds.isEmpty else { throw PromptRepoError.format("--seeds needs at least one seed, e.g. --seeds 1-3") }
+        guard !seeds.isEmpty else { throw PromptRepoError.experiment("--seeds needs at least one seed, e.g. --seeds 1-3") }
         return seeds
     }
 
@@ -98,7 +98,7 @@ public struct ExperimentGrid: Codable, Sendable, Equatable {
         do {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw PromptRepoError.format("\(file):\(error.source.begin.line): \(error.localizedDescription); fix the TOML syntax")
+            throw PromptRepoError.experiment("\(file):\(error.source.begin.line): \(error.localizedDescription); fix the TOML syntax")
         }
         var reader = TOMLReader(table, path: "", file: file)
         let steps = try reader.int("steps") ?? 2

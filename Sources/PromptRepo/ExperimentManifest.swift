@@ -25,14 +25,14 @@ public struct ExperimentManifest: Codable, Sendable, Equatable {
     /// Experiment ids are run ids short enough to be prefixed to their runs' ids.
     public static func validID(_ text: String) throws -> String {
         let id = try RunID(text).value
-        guard id.count <= 40 else { throw PromptRepoError.format("experiment name '\(id)' is longer than 40 characters") }
+        guard id.count <= 40 else { throw PromptRepoError.experiment("experiment name '\(id)' is longer than 40 characters") }
         return id
     }
 
     /// The commit every run starts from.
     public func baseCommit() throws -> ObjectID {
         guard let commit = ObjectID(hex: base) else {
-            throw PromptRepoError.format("experiment \(id) names no commit as its base ('\(base)'); its manifest is damaged")
+            throw PromptRepoError.damagedRecord("experiment \(id) names no commit as its base ('\(base)'); its manifest is damaged")
         }
         return commit
     }

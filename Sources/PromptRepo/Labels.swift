@@ -162,7 +162,7 @@ extension PromptRepository {
             return try git.resolveCommit(revision)
         } catch GitError.notFound {
             if (try? GradRefs.label(revision)) != nil, let target = try labels.target(revision) { return target }
-            throw PromptRepoError.format(
+            throw PromptRepoError.label(
                 "unknown revision '\(revision)'; use a commit id, a branch, main~N or a label (`git grad label list`)")
         }
     }

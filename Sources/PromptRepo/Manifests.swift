@@ -39,11 +39,11 @@ public struct ManifestStore {
             return Version(id: id, data: try git.blobData(id))
         case .commit:
             guard let data = try git.fileData(at: Self.fileName, inCommit: id) else {
-                throw PromptRepoError.format("\(reference) points at commit \(id.short), which holds no \(Self.fileName)")
+                throw PromptRepoError.damagedRecord("\(reference) points at commit \(id.short), which holds no \(Self.fileName)")
             }
             return Version(id: id, data: data)
         case .tree, .tag, nil:
-            throw PromptRepoError.format("\(reference) does not point at a manifest (commit \(Self.fileName) or JSON blob)")
+            throw PromptRepoError.damagedRecord("\(reference) does not point at a manifest (commit \(Self.fileName) or JSON blob)")
         }
     }
 

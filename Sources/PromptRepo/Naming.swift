@@ -12,7 +12,7 @@ public enum GradRefs {
     /// `refs/grad/labels/<name>`: a deployment label such as `production`.
     public static func label(_ name: String) throws -> String {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix(".") else {
-            throw PromptRepoError.format("label '\(name)' must be letters, digits, '-', '_' or '.'")
+            throw PromptRepoError.invalidName("label '\(name)' must be letters, digits, '-', '_' or '.'")
         }
         return labelPrefix + name
     }
@@ -25,7 +25,7 @@ public struct RunID: Sendable, Hashable, CustomStringConvertible, Codable {
     public init(_ value: String) throws {
         // On the bytes: every allowed character is one ASCII byte (and `log` checks 10,000 names).
         guard !value.isEmpty, value.utf8.count <= 64, value.utf8.allSatisfy(Self.isAllowed)
-        else { throw PromptRepoError.format("run id '\(value)' must be ASCII letters, digits, '-' or '_'") }
+        else { throw PromptRepoError.invalidName("run id '\(value)' must be ASCII letters, digits, '-' or '_'") }
         self.value = value
     }
 

@@ -159,7 +159,7 @@ public struct PromptFile: Sendable, Equatable {
 
     /// Throws the first of `problems`: what `check`, `eval` and `optimize` refuse to use.
     public static func requireUsable(_ text: String, path: String, inputFields: [String]) throws {
-        if let problem = parse(text).problems(path: path, inputFields: inputFields).first { throw PromptRepoError.format(problem) }
+        if let problem = parse(text).problems(path: path, inputFields: inputFields).first { throw PromptRepoError.prompt(problem) }
     }
 
     /// Why this file cannot be used as a prompt, each naming the file (and line where there is

@@ -13,8 +13,19 @@ public enum PromptRepoError: Error, Sendable, Equatable, CustomStringConvertible
     case datasetFile(file: String, message: String)
     /// A file the configuration names does not exist.
     case missingFile(path: String, role: String)
-    /// A commit message or note did not follow git-grad's format.
-    case format(String)
+    /// git-grad's own record (a note, a manifest, what a reference points at) cannot be read, or
+    /// was written by a newer git-grad; the message names it and says how to recover.
+    case damagedRecord(String)
+    /// A prompt template cannot be used (no placeholder for an input, an unknown one, bad structure).
+    case prompt(String)
+    /// An experiment's grid, cells, seeds or name are not usable.
+    case experiment(String)
+    /// A label or run name with characters git-grad does not allow.
+    case invalidName(String)
+    /// Another git-grad process holds the repository's writer lock, or the lock cannot be taken.
+    case locked(String)
+    /// git could not write what git-grad asked (disk full, permissions).
+    case writeFailed(String)
     /// The directory is not a prompt repository.
     case notAPromptRepository(String)
     /// A label does not exist, or moved since the caller looked at it.
@@ -41,7 +52,8 @@ public enum PromptRepoError: Error, Sendable, Equatable, CustomStringConvertible
             return "\(file): \(message)"
         case .missingFile(let path, let role):
             return "\(path): \(role) file not found; create it or fix its path in grad.toml"
-        case .format(let message):
+        case .damagedRecord(let message), .prompt(let message), .experiment(let message), .invalidName(let message),
+             .locked(let message), .writeFailed(let message):
             return message
         case .notAPromptRepository(let message), .label(let message), .conflict(let message):
             return message

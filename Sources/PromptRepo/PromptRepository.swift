@@ -92,8 +92,8 @@ public final class PromptRepository {
         guard let text = try git.note(on: commit, notesReference: GradRefs.notes) else { return nil }
         do {
             return try EvaluationNote.decode(text)
-        } catch PromptRepoError.format(EvaluationNote.notJSON) {
-            throw PromptRepoError.format(
+        } catch PromptRepoError.damagedRecord(EvaluationNote.notJSON) {
+            throw PromptRepoError.damagedRecord(
                 "the \(EvaluationNote.notJSON) (on commit \(commit.short), refs/notes/grad); remove it with `git notes --ref=grad remove \(commit.short)` and evaluate again")
         }
     }
@@ -103,7 +103,7 @@ public final class PromptRepository {
             try git.setNote(try note.encoded(), on: commit, notesReference: GradRefs.notes, overwrite: true)
         } catch GitError.libgit2(let failure) {
             // libgit2 reports a failed write of a note's objects vaguely ("note could not be found").
-            throw PromptRepoError.format(
+            throw PromptRepoError.writeFailed(
                 "git could not write the evaluation note on \(commit.short) (refs/notes/grad: \(failure.message)); check free disk space and that .git is writable, then run again")
         }
     }

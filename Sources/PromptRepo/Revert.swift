@@ -16,21 +16,21 @@ extension PromptRepository {
     public func revert(_ target: ObjectID, config: GradConfig, trailers: [Trailer] = []) throws -> RevertResult {
         let dirty = try uncommittedPromptFiles(config)
         guard dirty.isEmpty else {
-            throw PromptRepoError.format(
+            throw PromptRepoError.conflict(
                 "\(dirty.joined(separator: ", ")): uncommitted edits; commit or stash them, then run revert again")
         }
         let tip = try mainTip()
         let commit = try git.commit(target)
         guard try target == tip || git.mergeBase(target, tip) == target else {
-            throw PromptRepoError.format("\(target.short) is not on main; only steps on main can be reverted")
+            throw PromptRepoError.conflict("\(target.short) is not on main; only steps on main can be reverted")
         }
         guard !commit.parents.isEmpty else {
-            throw PromptRepoError.format(
+            throw PromptRepoError.conflict(
                 "\(target.short) is the first commit (the seed); reverting it would delete every file. Revert a later step instead")
         }
         let tree = try git.revertTree(target, onto: tip)
         guard tree != (try git.commit(tip).tree) else {
-            throw PromptRepoError.format("reverting \(target.short) changes nothing on main; it may already be reverted")
+            throw PromptRepoError.conflict("reverting \(target.short) changes nothing on main; it may already be reverted")
         }
         let message = StepMessage(
             subject: "Revert \"\(commit.summary)\"",
@@ -41,7 +41,7 @@ extension PromptRepository {
             newCommit = try git.createCommit(
                 message: message.encode(), tree: tree, parents: [tip], updateReference: GradRefs.main)
         } catch GitError.referenceMoved {
-            throw PromptRepoError.format("main moved while the revert was being written; run revert again")
+            throw PromptRepoError.conflict("main moved while the revert was being written; run revert again")
         }
         let updated = try syncWorkingTree(from: tip, to: newCommit)
         return RevertResult(commit: newCommit, reverted: target, workingTreeUpdated: updated)

@@ -40,7 +40,7 @@ public struct Sharing {
     /// Writes the refspecs into a configured remote; returns how many were new.
     public func setUp(remote: String) throws -> Int {
         guard git.hasRemote(named: remote) else {
-            throw PromptRepoError.format("no remote '\(remote)'; add it first with `git remote add \(remote) URL`")
+            throw PromptRepoError.conflict("no remote '\(remote)'; add it first with `git remote add \(remote) URL`")
         }
         return try git.addRefspecs(toRemote: remote, fetch: Self.fetchRefspecs, push: Self.pushRefspecs)
     }

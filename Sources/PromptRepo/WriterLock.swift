@@ -44,13 +44,13 @@ final class WriterLock: ReferenceWriteCoordinator {
                 try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
                 descriptor = open(directory.appendingPathComponent("writer.lock").path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
                 guard descriptor >= 0 else {
-                    throw PromptRepoError.format(
+                    throw PromptRepoError.locked(
                         "\(directory.path)/writer.lock: cannot open the writer lock (\(String(cString: strerror(errno)))); make .git writable")
                 }
             }
             while flock(descriptor, LOCK_EX) != 0 {
                 guard errno == EINTR else {
-                    throw PromptRepoError.format("\(gitDirectory.path)/grad/writer.lock: cannot lock (\(String(cString: strerror(errno))))")
+                    throw PromptRepoError.locked("\(gitDirectory.path)/grad/writer.lock: cannot lock (\(String(cString: strerror(errno))))")
                 }
             }
         }

@@ -12,22 +12,18 @@ extension HTMLReport {
 
     /// The run's settings and its seed and final scores.
     static func runHeader(_ record: RunRecord, heading: String) -> String {
-        var html = ""
         let m = record.manifest
-        html += "<section class=\"run\" id=\"run-\(escape(record.run))\">"
-        html += "<\(heading)>Run \(escape(record.run))</\(heading)>"
-        html += "<p>\(escape(m.search.trailerText)) · seed \(m.search.seed) · \(m.search.steps) steps · task model \(escape(m.taskModel)) · optimizer \(escape(m.optimizerModel)) · merges into <code>\(escape(record.trunk))</code> · \(escape(m.ended == nil ? "unfinished" : m.outcome ?? "finished"))</p>"
-        html += "<table><tr><th></th><th>seed prompt</th><th>final prompt</th></tr>"
-        html += "<tr><td>holdout</td><td class=\"num\">\(score(record.seedHoldout))</td><td class=\"num\">\(score(record.finalHoldout))</td></tr>"
-        html += "<tr><td>test</td><td class=\"num\">\(score(record.seedTest))</td><td class=\"num\">\(score(record.finalTest))</td></tr></table>"
-
-        return html
+        let html = "<section class=\"run\" id=\"run-\(escape(record.run))\"><\(heading)>Run \(escape(record.run))</\(heading)>"
+            + "<p>\(escape(m.search.trailerText)) · seed \(m.search.seed) · \(m.search.steps) steps · task model \(escape(m.taskModel)) · optimizer \(escape(m.optimizerModel)) · merges into <code>\(escape(record.trunk))</code> · \(escape(m.ended == nil ? "unfinished" : m.outcome ?? "finished"))</p>"
+        let rows = [("holdout", record.seedHoldout, record.finalHoldout), ("test", record.seedTest, record.finalTest)]
+        return html + "<table><tr><th></th><th>seed prompt</th><th>final prompt</th></tr>"
+            + rows.map { "<tr><td>\($0.0)</td><td class=\"num\">\(score($0.1))</td><td class=\"num\">\(score($0.2))</td></tr>" }.joined()
+            + "</table>"
     }
 
     /// Holdout, train batch and test score per step.
     static func scoreChart(_ record: RunRecord) -> String {
-        var html = ""
-        html += "<h3>Score per step</h3>"
+        var html = "<h3>Score per step</h3>"
         let lastStep = Double(record.steps.map(\.step).max() ?? 1)
         let holdout = [(x: 0.0, y: record.seedHoldout)] + record.steps.map { (x: Double($0.step), y: $0.holdoutAfter) }
         let train = record.steps.map { (x: Double($0.step), y: $0.trainBatch) }
@@ -40,14 +36,12 @@ extension HTMLReport {
         }
         html += SVGChart.lines(series, xMax: lastStep)
         html += "<p class=\"muted\">train batch: the minibatch score of the prompt each step started from; holdout: the trunk after the step; test: seed and final prompt.</p>"
-
         return html
     }
 
     /// Every candidate of every step with its verdict, as a tree and a table.
     static func lineage(_ record: RunRecord) -> String {
-        var html = ""
-        html += "<h3>Lineage</h3>"
+        var html = "<h3>Lineage</h3>"
         html += SVGChart.lineage(trunk: record.trunk, steps: record.steps.map { step in
             (step.step, step.candidates.map { candidate in
                 let state = candidate.verdict == nil ? "open" : candidate.accepted ? "accepted"
@@ -72,33 +66,27 @@ extension HTMLReport {
         let judged = record.steps.flatMap(\.candidates).filter { $0.holdout != nil }.count
         html += "<p class=\"muted\">The holdout judged \(judged) candidates of this run: the final holdout score was selected on it and "
             + "reads high; the test score is the unbiased figure.</p>"
-
         return html
     }
 
     /// Per-class recall of the seed and final prompts on the holdout set.
     static func classRecall(_ record: RunRecord, labels: [String]) -> String {
-        var html = ""
-        html += "<h3>Per-class recall on the holdout set</h3>"
+        var html = "<h3>Per-class recall on the holdout set</h3>"
         if labels.isEmpty {
             html += "<p class=\"muted\">The metric has no classes; no per-class recall.</p>"
         } else {
             let before = recall(record.seedExamples, labels: labels), after = recall(record.finalExamples, labels: labels)
             html += SVGChart.bars(labels: labels, groups: [("seed", SVGChart.palette[5], before), ("final", SVGChart.palette[2], after)])
-            html += "<table><tr><th>class</th><th>seed</th><th>final</th></tr>"
-            for (index, label) in labels.enumerated() {
-                html += "<tr><td>\(escape(label))</td><td class=\"num\">\(score(before[index]))</td><td class=\"num\">\(score(after[index]))</td></tr>"
-            }
-            html += "</table>"
+            html += "<table><tr><th>class</th><th>seed</th><th>final</th></tr>" + labels.indices.map { index in
+                "<tr><td>\(escape(labels[index]))</td><td class=\"num\">\(score(before[index]))</td><td class=\"num\">\(score(after[index]))</td></tr>"
+            }.joined() + "</table>"
         }
-
         return html
     }
 
     /// Each merged step's gradient and prompt diff.
     static func acceptedSteps(_ record: RunRecord) -> String {
-        var html = ""
-        html += "<h3>Accepted steps</h3>"
+        var html = "<h3>Accepted steps</h3>"
         let merges = record.steps.compactMap { step in step.merge.map { (step.step, $0) } }
         if merges.isEmpty { html += "<p class=\"muted\">No step was accepted; every candidate stays on its branch.</p>" }
         for (step, merge) in merges {
