@@ -3,14 +3,14 @@ import GitKit
 
 /// The one writer of an optimization run's git record: candidate, verdict and merge commits on
 /// their branches, evaluation notes, run and experiment manifests (through `ManifestStore`), the
-/// trunk an experiment run merges into, and the packing after a run. Everything else reads through
-/// `read`, on the same repository handle.
+/// trunk an experiment run merges into, and the packing after a run. Reads go through `reading`,
+/// on the same repository handle; `runs` and the report read through `RunLedger` alone.
 ///
 /// libgit2 handles are not thread-safe, so the store is an actor holding the process's one
 /// handle: every read and write of an optimization goes through it, one at a time.
 public actor RunStore {
     let repository: PromptRepository
-    /// The repository's working directory.
+    /// The repository's working directory and its `.git`, readable without a hop to the actor.
     public nonisolated let root: URL
     public nonisolated let gitDirectory: URL
 
