@@ -156,17 +156,16 @@ public struct OptimizerRun: Sendable {
     func prepare(_ request: OptimizeRequest) async throws -> PreparedRun {
         let startTip = try await store.trunkTip(trunk)
         let (config, mergesIntoMain) = (config, mergesIntoMain)
+        let loader = DatasetLoader(task: config.task)
         let (train, holdout, test) = try await store.reading { ledger in
             let repository = ledger.repository
             if mergesIntoMain, case let dirty = try repository.uncommittedPromptFiles(config), !dirty.isEmpty {
                 throw PromptRepoError.conflict("\(dirty.joined(separator: ", ")): uncommitted edits; commit or stash them before optimizing")
             }
-            let loader = DatasetLoader(task: config.task)
             return (try repository.dataset(config.task.train, at: startTip, loader: loader),
                     try repository.dataset(config.task.holdout, at: startTip, loader: loader),
                     try config.task.test.map { try repository.dataset($0, at: startTip, loader: loader) } ?? [])
         }
-        let loader = DatasetLoader(task: config.task)
         // Notices wait until the first model calls have worked, so that a run that cannot start
         // says one thing: its error.
         var notices = loader.overlapWarnings([("train", train), ("holdout", holdout), ("test", test)]).map {

@@ -54,11 +54,11 @@ extension OptimizerRun {
             emit(.stepSkipped(step: step, reason: "no wrong outputs in \(context.search.redraws + 1) minibatches"))
             return .skipped
         }
-        let candidates = try await propose(step, current: current, batch: batch, recorded: recorded, context: context)
-        let commits = try await commit(candidates, step: step, batch: batch, recorded: recorded, context: context, state: &state)
-        let verification = try await verify(candidates, commits: commits, step: step, current: current, state: state, context: context)
-        let decision = try await decide(verification, candidates: candidates, commits: commits, step: step, usageBefore: usageBefore, context: context)
         let record = StepRecord(run: self, context: context, step: step)
+        let candidates = try await propose(step, current: current, batch: batch, recorded: recorded, context: context)
+        let commits = try await commit(candidates, batch: batch, recorded: recorded, record: record, state: &state)
+        let verification = try await verify(candidates, commits: commits, step: step, current: current, state: state, context: context)
+        let decision = try await decide(verification, candidates: candidates, commits: commits, record: record, usageBefore: usageBefore)
         let rejected = decision.verdicts.count - (decision.winner == nil ? 0 : 1)
         let operators = Dictionary(candidates.map { ($0.variant, $0.operatorName) }, uniquingKeysWith: { first, _ in first })
         let judged = decision.verdicts.values.filter { $0.tally.evaluated > 0 }.count
@@ -146,10 +146,9 @@ extension OptimizerRun {
 
     /// Commit: each new candidate on its own branch (recorded ones are reused).
     func commit(
-        _ candidates: [ProposedCandidate], step: Int, batch: Minibatch, recorded: RecordedCandidates, context: RunContext,
-        state: inout RunState
+        _ candidates: [ProposedCandidate], batch: Minibatch, recorded: RecordedCandidates, record: StepRecord, state: inout RunState
     ) async throws -> CandidateCommits {
-        let record = StepRecord(run: self, context: context, step: step)
+        let (step, context) = (record.step, record.context)
         var commits: CandidateCommits = [:]
         for candidate in candidates {
             if let recordedCandidate = recorded[candidate.variant] {
@@ -201,12 +200,12 @@ extension OptimizerRun {
     /// disagreement merges nothing), every other passing candidate marked as beaten, and every
     /// verdict not yet in git recorded on its branch.
     func decide(
-        _ verification: StepVerification, candidates: [ProposedCandidate], commits: CandidateCommits, step: Int,
-        usageBefore: UsageTotals, context: RunContext
+        _ verification: StepVerification, candidates: [ProposedCandidate], commits: CandidateCommits, record: StepRecord,
+        usageBefore: UsageTotals
     ) async throws -> StepDecision {
+        let step = record.step
         var verdicts = verification.verdicts
         let winner = verification.recordedWinner.map { verdicts[$0]?.passed == true ? $0 : nil } ?? CandidateCheck.selectWinner(verdicts)
-        let record = StepRecord(run: self, context: context, step: step)
         var commits = commits
         for candidate in candidates {
             guard var verdict = verdicts[candidate.variant], let commit = commits[candidate.variant] else { continue }

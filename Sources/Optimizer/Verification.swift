@@ -66,13 +66,11 @@ public struct PreservationRule: Sendable, Equatable {
             guard kind == .significant else { return nil }
             return Significance(test: comparison.testName, p: comparison.pBetter, level: levelText, question: "better")
         case .notWorse:
-            return Significance(test: comparison.testName, p: comparison.pWorse, level: Self.format(alpha), question: "worse")
+            return Significance(test: comparison.testName, p: comparison.pWorse, level: Significance.format(alpha), question: "worse")
         }
     }
 
-    var levelText: String { comparisons == 1 ? Self.format(alpha) : "\(Self.format(alpha))/\(comparisons)" }
-
-    static func format(_ p: Double) -> String { Significance.format(p) }
+    var levelText: String { comparisons == 1 ? Significance.format(alpha) : "\(Significance.format(alpha))/\(comparisons)" }
 
     /// Why a finished comparison fails the rule, or nil when it passes.
     public func failure(_ tally: FlipTally) -> String? {
@@ -98,7 +96,7 @@ public struct PreservationRule: Sendable, Equatable {
         let comparison = tally.comparison
         let p = comparison.pBetter
         guard p > threshold else { return swapFailure(tally, floor: 0) }
-        return "not significant: +\(tally.improvements)/-\(tally.regressions), \(comparison.testName) p=\(Self.format(p)) > \(levelText)"
+        return "not significant: +\(tally.improvements)/-\(tally.regressions), \(comparison.testName) p=\(Significance.format(p)) > \(levelText)"
     }
 
     private func notWorseFailure(_ tally: FlipTally) -> String? {
@@ -107,7 +105,7 @@ public struct PreservationRule: Sendable, Equatable {
         let comparison = tally.comparison
         let p = comparison.pWorse
         if comparison.regressions > 0, p <= alpha {
-            return "significantly worse: +\(comparison.improvements)/-\(comparison.regressions), \(comparison.testName) p=\(Self.format(p)) <= \(Self.format(alpha))"
+            return "significantly worse: +\(comparison.improvements)/-\(comparison.regressions), \(comparison.testName) p=\(Significance.format(p)) <= \(Significance.format(alpha))"
         }
         // The gate lets a change break up to 2 examples for nothing (noise of a reworded prompt).
         return swapFailure(tally, floor: 2)

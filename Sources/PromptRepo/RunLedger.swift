@@ -26,12 +26,20 @@ public struct RunLedger {
 
     /// The manifest of `run` with the id of the version read, for a compare-and-swap rewrite.
     func storedRunManifest(_ run: String) throws -> (version: ObjectID, manifest: RunManifest)? {
+        try storedManifest(
+            RunManifest.self, at: RunManifest.reference(run), what: "run \(run)", fix: "remove the run with `git grad runs drop \(run) --force`")
+    }
+
+    /// The manifest under `reference` with the id of the version read; nil when there is none,
+    /// and an error naming `what` and saying `fix` when it cannot be read.
+    func storedManifest<Manifest: Decodable>(
+        _ type: Manifest.Type, at reference: String, what: String, fix: String
+    ) throws -> (version: ObjectID, manifest: Manifest)? {
         do {
-            guard let stored = try ManifestStore(repository).read(RunManifest.reference(run)) else { return nil }
-            return (stored.id, try ManifestJSON.decoder.decode(RunManifest.self, from: stored.data))
+            guard let stored = try ManifestStore(repository).read(reference) else { return nil }
+            return (stored.id, try ManifestJSON.decoder.decode(type, from: stored.data))
         } catch {
-            throw PromptRepoError.unreadableManifest(
-                what: "run \(run)", reference: RunManifest.reference(run), fix: "remove the run with `git grad runs drop \(run) --force`")
+            throw PromptRepoError.unreadableManifest(what: what, reference: reference, fix: fix)
         }
     }
 

@@ -41,12 +41,8 @@ extension RunLedger {
     /// The experiment named `id`, nil when there is none.
     public func experiment(_ id: String) throws -> ExperimentManifest? {
         let reference = ExperimentManifest.reference(id)
-        do {
-            guard let stored = try ManifestStore(repository).read(reference) else { return nil }
-            return try ManifestJSON.decoder.decode(ExperimentManifest.self, from: stored.data)
-        } catch {
-            throw PromptRepoError.unreadableManifest(what: "experiment \(id)", reference: reference, fix: "remove it with `git update-ref -d \(reference)`")
-        }
+        return try storedManifest(
+            ExperimentManifest.self, at: reference, what: "experiment \(id)", fix: "remove it with `git update-ref -d \(reference)`")?.manifest
     }
 
     /// Every recorded experiment, oldest first.
