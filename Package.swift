@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -27,7 +28,7 @@ let package = Package(
             providers: [.apt(["libgit2-dev"])]
         ),
         .target(name: "GitKit", dependencies: ["CLibgit2"]),
-        .target(name: "PromptRepo", dependencies: ["GitKit", "TOMLKit"]),
+        .target(name: "PromptRepo", dependencies: ["GitKit", "TOMLKit", .product(name: "Yams", package: "Yams")]),
         .target(
             name: "LLM",
             dependencies: [
@@ -65,13 +66,15 @@ let package = Package(
             path: "Benchmarks/GitGradBenchmarks"
         ),
         .testTarget(name: "GitKitTests", dependencies: ["GitKit", "TestSupport"]),
-        .testTarget(name: "PromptRepoTests", dependencies: ["PromptRepo", "GitKit", "TestSupport"]),
+        .testTarget(
+            name: "PromptRepoTests", dependencies: ["PromptRepo", "GitKit", "TestSupport", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "LLMTests", dependencies: ["LLM", "FakeLLMServer", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "LLM", "PromptRepo", "FakeLLMServer"]),
         .testTarget(
             name: "OptimizerTests",
             dependencies: ["Optimizer", "Evaluation", "LLM", "PromptRepo", "GitKit", "FakeLLMServer", "TestSupport", "Report"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "PromptRepo", "TestSupport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["GitKit", "FakeLLMServer", "TestSupport"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["GitKit", "FakeLLMServer", "TestSupport", .product(name: "Yams", package: "Yams")]),
     ]
 )

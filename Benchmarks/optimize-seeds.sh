@@ -2,7 +2,8 @@
 # Quality benchmark of the main job: for each seed, a fresh prompt repository from a template
 # (default sample-repo/), `git grad optimize` with the quickstart's settings and the embedded
 # models, then one line of figures per seed and the mean/min/max of test accuracy.
-# Usage: Benchmarks/optimize-seeds.sh [TEMPLATE] [SEEDS...]   (env: BIN, STEPS, VARIANTS, OUT)
+# Usage: Benchmarks/optimize-seeds.sh [TEMPLATE] [SEEDS...]   (env: BIN, STEPS, VARIANTS, OUT, TASK)
+# TASK picks a task of a template with several (sample-repo: router, the default, or reviews).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPLATE="${1:-sample-repo}"; shift || true
@@ -10,6 +11,7 @@ SEEDS=("${@:-1 2 3}"); SEEDS=(${SEEDS[@]})
 BIN="${BIN:-$(swift build --show-bin-path)/git-grad}"
 OUT="${OUT:-$(mktemp -d /tmp/git-grad-seeds.XXXX)}"
 STEPS="${STEPS:-3}"; VARIANTS="${VARIANTS:-3}"
+if [ -z "${TASK:-}" ] && [ "$TEMPLATE" = "sample-repo" ]; then TASK=router; fi
 echo "template $TEMPLATE, steps $STEPS, variants $VARIANTS, seeds ${SEEDS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 printf '%-5s %-15s %-15s %-9s %-44s %-6s %-6s\n' seed holdout test accepted "by operator (accepted/rejected)" calls wall
 tests=()
@@ -20,7 +22,7 @@ for seed in "${SEEDS[@]}"; do
     rm -rf "$repo"
     "$BIN" init "$repo" --from "$TEMPLATE" >/dev/null
     start=$(date +%s)
-    "$BIN" -C "$repo" optimize --steps "$STEPS" --variants "$VARIANTS" --seed "$seed" --json > "$repo.events.jsonl" 2> "$repo.stderr"
+    "$BIN" -C "$repo" optimize ${TASK:+--task "$TASK"} --steps "$STEPS" --variants "$VARIANTS" --seed "$seed" --json > "$repo.events.jsonl" 2> "$repo.stderr"
     echo $(( $(date +%s) - start )) > "$repo.wall"
   fi
 done

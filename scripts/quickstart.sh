@@ -36,7 +36,8 @@ if [ ! -d "$RUN_DIR/.git" ]; then
 fi
 
 echo "quickstart: optimizing $RUN_DIR with the embedded models (task 0.5B, optimizer 1.5B)" >&2
-"$BIN" -C "$RUN_DIR" optimize --steps "${STEPS:-3}" --variants "${VARIANTS:-3}" ${SEED:+--seed "$SEED"}
+# sample-repo holds two tasks; the quickstart optimizes the router (TASK=reviews for the other).
+"$BIN" -C "$RUN_DIR" optimize --task "${TASK:-router}" --steps "${STEPS:-3}" --variants "${VARIANTS:-3}" ${SEED:+--seed "$SEED"}
 
 echo
-"$BIN" -C "$RUN_DIR" log
+"$BIN" -C "$RUN_DIR" log --task "${TASK:-router}"

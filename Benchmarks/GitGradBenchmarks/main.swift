@@ -93,7 +93,7 @@ func benchmarkGitRecord(steps: Int, keep: URL?, sideTrunk: Bool) async throws {
                 let merged = main
                 try await timed(3) { try await store.recordSplit(
                     .init(split: "holdout", score: 0.66, correct: 42, total: 64, examples: examples), verdict: "accepted", of: merged,
-                    promptPath: promptPath, model: model, metric: "choice") }
+                    promptPath: promptPath, model: model, metric: "choice", task: nil) }
             })
             if step % 1000 == 0 { FileHandle.standardError.write(Data("  … \(step) steps\n".utf8)) }
         }

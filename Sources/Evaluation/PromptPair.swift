@@ -23,8 +23,8 @@ public struct PromptPair: Sendable, Equatable {
     }
 
     /// A prompt file's text, single-template or chat-structured (see `PromptFile`).
-    public init(file text: String, path: String, system: PromptTemplate? = nil, inputFields: [String]? = nil) {
-        let file = PromptFile.parse(text)
+    public init(file text: String, path: String, system: PromptTemplate? = nil, inputFields: [String]? = nil) throws {
+        let file = try PromptFile.read(text, path: path)
         self.user = PromptTemplate(text: file.template, path: path)
         self.system = system
         self.fileSystem = file.system.map { PromptTemplate(text: $0, path: path) }

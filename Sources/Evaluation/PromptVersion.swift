@@ -18,7 +18,7 @@ public struct PromptVersion {
         try PromptFile.requireUsable(text, path: task.prompt, inputFields: task.inputFields)
         self.commit = commit
         self.config = config
-        prompt = PromptPair(
+        prompt = try PromptPair(
             file: text, path: task.prompt,
             system: try task.system.map { PromptTemplate(text: try repository.promptText($0, at: commit), path: $0) },
             inputFields: task.inputFields)
@@ -35,7 +35,7 @@ public struct PromptVersion {
             throw PromptRepoError.configValue(
                 file: GradConfig.fileName, key: "task.\(split.rawValue)", message: "is not set; add \(split.rawValue) = \"data/\(split.rawValue).jsonl\"")
         }
-        guard let data = try repository.fileData(path, at: commit) else {
+        guard let data = try repository.fileData(TestDataSplit.file(of: path), at: commit) else {
             throw PromptRepoError.missingFile(path: "\(path) in \(commit.short)", role: "dataset")
         }
         return try DatasetLoader(task: config.task).parse(data, file: path)

@@ -16,6 +16,7 @@ extension MetricSettings {
         case .judge:
             return JudgeScorer(client: judge, rubric: rubric ?? "", scale: judgeScale, passThreshold: passThreshold, temperature: judgeTemperature)
         case .command: return CommandScorer(command: command, workingDirectory: root, passThreshold: passThreshold)
+        case .evaluators: return EvaluatorsScorer(evaluators: evaluators, judge: judge, temperature: judgeTemperature)
         }
     }
 }

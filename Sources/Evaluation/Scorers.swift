@@ -8,11 +8,14 @@ public struct Score: Sendable, Equatable {
     public var extracted: String
     public var correct: Bool
     public var value: Double
+    /// For a `.prompt.yml` file's evaluators: each one's result (empty for other metrics).
+    public var evaluatorResults: [EvaluatorResult]
 
-    public init(extracted: String, correct: Bool, value: Double) {
+    public init(extracted: String, correct: Bool, value: Double, evaluatorResults: [EvaluatorResult] = []) {
         self.extracted = extracted
         self.correct = correct
         self.value = value
+        self.evaluatorResults = evaluatorResults
     }
 }
 

@@ -38,12 +38,12 @@ public struct SplitEvaluation {
     /// and returns the statistics eval prints.
     public func run(
         in repository: PromptRepository, runtime: ModelRuntime, progress: @escaping @Sendable (ExampleOutcome) -> Void = { _ in }
-    ) async throws -> SplitStatistics {
+    ) async throws -> (statistics: SplitStatistics, evaluators: [EvaluatorPassRate]) {
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let outcomes = try await evaluator.evaluate(prompt: version.prompt, examples: examples, progress: progress)
         try repository.recordSplit(
             .init(outcomes, split: split.rawValue, total: examples.count), of: commit, promptPath: config.task.prompt,
-            model: config.noteModel, metric: config.metric.kind.rawValue)
-        return config.metric.statistics(outcomes)
+            model: config.noteModel, metric: config.metric.kind.rawValue, task: config.taskName)
+        return (config.metric.statistics(outcomes), EvaluatorPassRate.of(outcomes))
     }
 }

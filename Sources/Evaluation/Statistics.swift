@@ -126,7 +126,7 @@ extension MetricSettings {
         switch kind {
         case .choice: return labels
         case .exact, .contains, .regex: return labels.isEmpty ? LabelSet.fromTargets(targets, caseSensitive: caseSensitive) ?? [] : labels
-        case .number, .judge, .command: return []
+        case .number, .judge, .command, .evaluators: return []
         }
     }
 

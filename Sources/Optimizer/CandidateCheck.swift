@@ -18,9 +18,13 @@ struct CandidateCheck {
         if candidate.text.trimmingCharacters(in: .whitespacesAndNewlines) == current.trimmingCharacters(in: .whitespacesAndNewlines) {
             return "identical to the current prompt"
         }
-        if let problem = PromptFile.parse(candidate.text).problems(path: context.promptPath, inputFields: context.inputFields).first {
-            return problem
+        let file: PromptFile
+        do {
+            file = try PromptFile.read(candidate.text, path: context.promptPath)
+        } catch {
+            return "\(error)"
         }
+        if let problem = file.problems(path: context.promptPath, inputFields: context.inputFields).first { return problem }
         if let example = context.holdout.first {
             do {
                 _ = try context.pair(candidate.text).messages(for: example)
@@ -59,7 +63,7 @@ struct CandidateCheck {
             evaluator: context.evaluator, rule: PreservationRule(context.search, comparisons: comparisons),
             audit: AuditSettings(context.search, metric: run.config.metric, targets: holdout.map(\.target)))
         return try await verifier.verify(
-            candidate: context.pair(candidate.text), holdout: holdout, baseline: baseline,
+            candidate: try context.pair(candidate.text), holdout: holdout, baseline: baseline,
             progress: run.progressReporter(name, total: holdout.count))
     }
 

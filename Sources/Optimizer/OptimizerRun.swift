@@ -73,8 +73,8 @@ public struct OptimizerRun: Sendable {
         let excludedIDs: Set<String>
         let excludedInputs: Set<String>
 
-        func pair(_ text: String) -> PromptPair {
-            PromptPair(file: text, path: promptPath, system: system, inputFields: inputFields)
+        func pair(_ text: String) throws -> PromptPair {
+            try PromptPair(file: text, path: promptPath, system: system, inputFields: inputFields)
         }
     }
 
@@ -199,7 +199,7 @@ public struct OptimizerRun: Sendable {
     /// The seed's scores, then every step not yet merged, then the final scores.
     func runSteps(_ prepared: inout PreparedRun, summary: inout RunSummary) async throws {
         let context = prepared.context, test = prepared.test
-        let seedPrompt = context.pair(prepared.seedText)
+        let seedPrompt = try context.pair(prepared.seedText)
         var state = RunState(
             tip: prepared.startTip,
             baseline: try await evaluateSplit("holdout", examples: context.holdout, commit: prepared.startTip, evaluator: context.evaluator, prompt: seedPrompt))
@@ -228,7 +228,7 @@ public struct OptimizerRun: Sendable {
         summary.finalCommit = state.tip.hex
         summary.finalHoldout = score(state.baseline)
         if !test.isEmpty {
-            let finalPrompt = context.pair(try await promptText(at: state.tip))
+            let finalPrompt = try context.pair(try await promptText(at: state.tip))
             summary.finalTest = score(try await evaluateSplit("test", examples: test, commit: state.tip, evaluator: context.evaluator, prompt: finalPrompt))
         }
     }

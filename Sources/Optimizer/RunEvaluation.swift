@@ -18,7 +18,7 @@ extension OptimizerRun {
     ) async throws {
         try await store.recordSplit(
             .init(outcomes, split: split, total: total, complete: complete), verdict: verdict, of: commit, promptPath: config.task.prompt,
-            model: config.noteModel, metric: config.metric.kind.rawValue)
+            model: config.noteModel, metric: config.metric.kind.rawValue, task: config.taskName)
     }
 
     /// The step's textual gradient from the minibatch's selected outcomes.
@@ -29,7 +29,10 @@ extension OptimizerRun {
             client: runtime.optimizerClient, metaPrompts: metaPrompts, mode: context.search.gradient,
             settings: context.optimizerSettings, labelSet: config.metric.labels, inputFields: config.task.inputFields)
         emit(.phase(name: "gradient (step \(step))", total: 1))
-        let gradient = try await writer.gradient(prompt: current, outcomes: batch.selected, shownTargets: shownTargets, step: step)
+        // The optimizer model reads the prompt's messages: a `.prompt.yml` file's testData holds
+        // holdout and test rows with their answers, which it must never see.
+        let shown = (try? PromptFile.read(current, path: config.task.prompt))?.promptText ?? current
+        let gradient = try await writer.gradient(prompt: shown, outcomes: batch.selected, shownTargets: shownTargets, step: step)
         emit(.gradient(step: step, errors: batch.errors, batch: batch.outcomes.count, text: gradient.text))
         return gradient
     }
@@ -45,8 +48,9 @@ extension OptimizerRun {
     /// holds complete results for the same prompt and model; writes the note otherwise.
     func evaluateSplit(_ split: String, examples: [Example], commit: ObjectID, evaluator: Evaluator, prompt: PromptPair) async throws -> [ExampleOutcome] {
         let path = config.task.prompt
+        let task = config.taskName
         let (blob, note) = try await store.reading { ledger in
-            (try ledger.repository.promptBlob(path, at: commit)?.hex ?? "", try ledger.repository.evaluationNote(commit))
+            (try ledger.repository.promptBlob(path, at: commit)?.hex ?? "", try ledger.repository.evaluationNote(commit, task: task))
         }
         if let note, note.promptBlob == blob, note.model == EvaluationNote.ModelInfo(config.model),
            let existing = note.split(split), existing.complete, existing.examples.count == examples.count

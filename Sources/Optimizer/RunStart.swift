@@ -9,8 +9,13 @@ extension OptimizerRun {
         let manifests = try await store.reading { try $0.manifests() }
         if request.resume {
             // A plain --resume continues runs on main; an experiment's runs are named or resumed by it.
-            let resumable = request.run == nil ? manifests.filter { $0.trunk == nil } : manifests
+            // Without a name, only this task's runs are candidates.
+            let resumable = request.run == nil ? manifests.filter { $0.trunk == nil && $0.task == config.taskName } : manifests
             let found = try Self.runToResume(named: request.run, in: resumable)
+            guard found.task == config.taskName else {
+                throw PromptRepoError.conflict(
+                    "run \(found.run) optimizes \(found.task.map { "task \($0)" } ?? "the file's one task"); resume it with --task \(found.task ?? "")")
+            }
             guard found.trunkBranch == trunk else {
                 throw PromptRepoError.conflict("run \(found.run) belongs to an experiment (it merges into \(found.trunkBranch)); continue it with `git grad experiment --resume`")
             }
@@ -29,7 +34,7 @@ extension OptimizerRun {
         }
         return RunManifest(
             run: runID.value, search: search, taskModel: config.model.name, optimizerModel: config.optimizerModel.name,
-            trunk: mergesIntoMain ? nil : trunk)
+            trunk: mergesIntoMain ? nil : trunk, task: config.taskName)
     }
 
     /// The optimizer settings a run with seed `run` sends: grad.toml's optimizer seed (0 when

@@ -99,7 +99,7 @@ extension OptimizerRun {
         for draw in 0...max(0, search.redraws) {
             let batch = sampler.batch(from: context.train, step: step, draw: draw)
             let outcomes = try await evaluateWithProgress(
-                "train batch (step \(step))", evaluator: context.evaluator, prompt: context.pair(prompt), examples: batch)
+                "train batch (step \(step))", evaluator: context.evaluator, prompt: try context.pair(prompt), examples: batch)
             let selected = selector.select(outcomes)
             if search.feedback != .errors || !selected.isEmpty { return Minibatch(outcomes: outcomes, selected: selected) }
             emit(.message("step \(step): no errors in batch draw \(draw + 1); drawing another"))
@@ -247,7 +247,7 @@ extension OptimizerRun {
         } else {
             // Naive selection: measure what was accepted, for the record and the next step.
             state.baseline = try await evaluateSplit(
-                "holdout", examples: context.holdout, commit: result.commit, evaluator: context.evaluator, prompt: context.pair(candidate.text))
+                "holdout", examples: context.holdout, commit: result.commit, evaluator: context.evaluator, prompt: try context.pair(candidate.text))
         }
         emit(.merged(step: step, variant: winner, commit: result.commit.hex, holdoutBefore: verdict.baselineScore,
                      holdoutAfter: score(state.baseline), workingTreeUpdated: result.workingTreeUpdated))

@@ -55,7 +55,7 @@ struct StepRecord {
             Trailer(key: TrailerKey.step, value: String(step)),
             Trailer(key: TrailerKey.variant, value: "\(variant)/\(context.search.variants)"),
             Trailer(key: TrailerKey.kind, value: kind),
-        ]
+        ] + (context.manifest.task.map { [Trailer(key: TrailerKey.task, value: $0)] } ?? [])
     }
 
     func operatorTrailers(_ candidate: ProposedCandidate) -> [Trailer] {

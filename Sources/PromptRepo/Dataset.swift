@@ -32,20 +32,23 @@ public struct DatasetLoader: Sendable {
     public let inputFields: [String]
     public let targetField: String
     public let idField: String?
+    /// Values for input fields a row leaves out.
+    public let inputDefaults: [String: String]
 
     public init(task: TaskSettings) {
-        self.init(inputFields: task.inputFields, targetField: task.targetField, idField: task.idField)
+        self.init(inputFields: task.inputFields, targetField: task.targetField, idField: task.idField, inputDefaults: task.inputDefaults)
     }
 
-    public init(inputFields: [String], targetField: String, idField: String?) {
+    public init(inputFields: [String], targetField: String, idField: String?, inputDefaults: [String: String] = [:]) {
         self.inputFields = inputFields
         self.targetField = targetField
         self.idField = idField
+        self.inputDefaults = inputDefaults
     }
 
     /// Loads `relativePath` under `root`.
     public func load(_ relativePath: String, root: URL) throws -> [Example] {
-        let url = root.appendingPathComponent(relativePath)
+        let url = root.appendingPathComponent(TestDataSplit.file(of: relativePath))
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw PromptRepoError.missingFile(path: relativePath, role: "dataset")
         }
@@ -59,13 +62,24 @@ public struct DatasetLoader: Sendable {
             let bad = lines.firstIndex { String(data: Data($0), encoding: .utf8) == nil }.map { $0 + 1 } ?? 1
             throw PromptRepoError.dataset(file: file, line: bad, message: "not valid UTF-8 text; save the file as UTF-8")
         }
-        let rows: [(line: Int, fields: [String: String])] =
-            file.lowercased().hasSuffix(".csv") ? try parseCSV(text, file: file) : try parseJSONL(text, file: file)
-        guard !rows.isEmpty else { throw PromptRepoError.datasetFile(file: file, message: "has no rows; add examples") }
+        let testData = TestDataSplit(path: file)
+        var rows: [(line: Int, fields: [String: String])]
+        if let testData {
+            rows = try testData.rows(text)
+        } else {
+            rows = file.lowercased().hasSuffix(".csv") ? try parseCSV(text, file: file) : try parseJSONL(text, file: file)
+        }
+        let file = testData?.file ?? file
+        guard !rows.isEmpty else {
+            throw PromptRepoError.datasetFile(file: file, message: testData.map { "testData has no \($0.split.rawValue) rows; add rows" } ?? "has no rows; add examples")
+        }
 
         var examples: [Example] = []
         var seen: [String: Int] = [:]
-        for row in rows {
+        for var row in rows {
+            for (field, value) in inputDefaults where row.fields[field] == nil { row.fields[field] = value }
+            // testData rows need no target: their evaluators may check the answer alone.
+            if testData != nil, row.fields[targetField] == nil { row.fields[targetField] = "" }
             for field in inputFields + [targetField] where row.fields[field] == nil {
                 throw PromptRepoError.dataset(
                     file: file, line: row.line,
@@ -219,8 +233,8 @@ enum CSVParser {
 extension PromptRepository {
     /// A dataset as committed (so a run sees exactly what the commit holds).
     public func dataset(_ path: String, at commit: ObjectID, loader: DatasetLoader) throws -> [Example] {
-        guard let data = try fileData(path, at: commit) else {
-            throw PromptRepoError.missingFile(path: "\(path) (committed on main)", role: "dataset")
+        guard let data = try fileData(TestDataSplit.file(of: path), at: commit) else {
+            throw PromptRepoError.missingFile(path: "\(TestDataSplit.file(of: path)) (committed on main)", role: "dataset")
         }
         return try loader.parse(data, file: path)
     }

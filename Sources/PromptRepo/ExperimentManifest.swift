@@ -11,8 +11,11 @@ public struct ExperimentManifest: Codable, Sendable, Equatable {
     public var base: String
     public var grid: ExperimentGrid
     public var preset: String?
+    /// The task the experiment optimizes (`[tasks.NAME]`); nil for a `[task]` file's one task.
+    public var task: String?
 
-    public init(id: String, created: Date = Date(), base: String, grid: ExperimentGrid, preset: String? = nil) {
+    public init(id: String, created: Date = Date(), base: String, grid: ExperimentGrid, preset: String? = nil, task: String? = nil) {
+        self.task = task
         self.id = id
         self.created = created
         self.base = base

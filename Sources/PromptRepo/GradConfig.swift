@@ -18,28 +18,38 @@ public struct GradConfig: Sendable, Equatable {
     /// Overrides for the optimizer's meta-prompt files, by role (`gradient`, `propose`, ...).
     public var metaPrompts: [String: String]
 
-    /// Parses grad.toml text; `file` names the file in errors.
-    public static func parse(_ text: String, file: String = GradConfig.fileName) throws -> GradConfig {
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw PromptRepoError.configSyntax(
-                file: file, line: error.source.begin.line, column: error.source.begin.column, message: error.description)
-        }
-        var root = TOMLReader(table, path: "", file: file)
+    /// The task's name under `[tasks.NAME]`; nil for a file with one `[task]`.
+    public var taskName: String?
 
-        guard var taskReader = try root.subtable("task") else {
-            throw PromptRepoError.configValue(file: file, key: "task", message: "missing [task] table; add one with prompt, train and holdout")
-        }
-        let task = try readTask(&taskReader)
+    /// Parses grad.toml text for one task: `task` names it (by name or by its prompt's path),
+    /// and may be nil when the file has one. `readFile` reads a file of the same version (the
+    /// prompt file, whose own settings fill in what grad.toml leaves out); `file` names grad.toml
+    /// in errors.
+    public static func parse(
+        _ text: String, file: String = GradConfig.fileName, task selector: String? = nil, readFile: ((String) throws -> Data?)? = nil
+    ) throws -> GradConfig {
+        let fileRoot = try table(text, file: file)
+        let tasks = try GradTasks.tables(fileRoot, file: file)
+        let chosen = try GradTasks(entries: tasks.map { name, table in
+            GradTasks.Entry(name: name, prompt: table["prompt"]?.string ?? "")
+        }).select(selector, file: file)
+        let taskTable = tasks.first { $0.0 == chosen.name }!.1
+        let view = chosen.name == nil ? fileRoot : GradTasks.view(of: taskTable, root: fileRoot)
+        var root = TOMLReader(view, path: "", file: file)
+        _ = root.take("task")
+        _ = root.take("tasks")
+        var taskReader = TOMLReader(view["task"]?.table ?? TOMLTable(), path: chosen.name.map { "tasks.\($0)" } ?? "task", file: file)
+        let promptPath = try taskReader.requiredString("prompt")
+        let promptText = try readFile?(promptPath).map { String(decoding: $0, as: UTF8.self) }
+        let fileSettings = try promptText.map { try PromptFileSettings.read($0, path: promptPath) } ?? PromptFileSettings()
+        let task = try readTask(&taskReader, prompt: promptPath, promptText: promptText, fileSettings: fileSettings)
         try taskReader.rejectUnknownKeys()
 
         var metricReader = try root.subtable("metric") ?? TOMLReader(TOMLTable(), path: "metric", file: file)
-        let metric = try readMetric(&metricReader)
+        let metric = try readMetric(&metricReader, evaluators: fileSettings.evaluators)
         try metricReader.rejectUnknownKeys()
 
-        let (model, optimizerModel, judgeModel) = try readModels(&root, file: file)
+        let (model, optimizerModel, judgeModel) = try readModels(&root, file: file, fileSettings: fileSettings)
         var search = SearchSettings()
         if var searchReader = try root.subtable("search") {
             search = try SearchSettings.read(&searchReader)
@@ -48,26 +58,47 @@ public struct GradConfig: Sendable, Equatable {
         let prices = try readPrices(&root, file: file)
         let metaPrompts = try readMetaPrompts(&root)
         try root.rejectUnknownKeys()
-        return GradConfig(
+        var config = GradConfig(
             task: task, metric: metric, model: model, optimizerModel: optimizerModel, judgeModel: judgeModel, search: search,
             prices: prices, metaPrompts: metaPrompts)
+        config.taskName = chosen.name
+        return config
     }
 
-    /// Reads `grad.toml` from a directory.
-    public static func load(from directory: URL) throws -> GradConfig {
+    /// grad.toml's text as a TOML table, with a syntax error naming line and column.
+    static func table(_ text: String, file: String) throws -> TOMLTable {
+        do {
+            return try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw PromptRepoError.configSyntax(
+                file: file, line: error.source.begin.line, column: error.source.begin.column, message: error.description)
+        }
+    }
+
+    /// Reads `grad.toml` (and the prompt files it names) from a directory.
+    public static func load(from directory: URL, task: String? = nil) throws -> GradConfig {
         let url = directory.appendingPathComponent(fileName)
         guard let data = FileManager.default.contents(atPath: url.path) else {
             throw PromptRepoError.notAPromptRepository(
                 "\(url.path): no grad.toml; run `git grad init` to create a prompt repository")
         }
-        return try parse(String(decoding: data, as: UTF8.self), file: fileName)
+        return try parse(String(decoding: data, as: UTF8.self), file: fileName, task: task) { path in
+            FileManager.default.contents(atPath: directory.appendingPathComponent(path).path)
+        }
     }
 
     /// `[model]`, `[optimizer]` (the task model's settings with the optimizer's defaults unless
     /// given) and `[judge]`.
-    private static func readModels(_ root: inout TOMLReader, file: String) throws -> (ModelSettings, ModelSettings, ModelSettings?) {
+    private static func readModels(
+        _ root: inout TOMLReader, file: String, fileSettings: PromptFileSettings
+    ) throws -> (ModelSettings, ModelSettings, ModelSettings?) {
         var modelReader = try root.subtable("model") ?? TOMLReader(TOMLTable(), path: "model", file: file)
-        let model = try readModel(&modelReader, defaults: ModelSettings(maxTokens: 64))
+        // The prompt file's own parameters are the task model's defaults; grad.toml's keys win.
+        var defaults = ModelSettings(maxTokens: fileSettings.maxTokens ?? 64)
+        if let temperature = fileSettings.temperature, (0...2).contains(temperature) { defaults.temperature = temperature }
+        var model = try readModel(&modelReader, defaults: defaults)
+        // A hosted model named in the file is the default name; the embedded provider runs its own model.
+        if let name = fileSettings.modelName, model.provider != .local, modelReader.table["name"] == nil { model.name = name }
         try modelReader.rejectUnknownKeys()
 
         var optimizerModel = model
@@ -117,22 +148,42 @@ public struct GradConfig: Sendable, Equatable {
         return metaPrompts
     }
 
-    private static func readTask(_ reader: inout TOMLReader) throws -> TaskSettings {
+    private static func readTask(
+        _ reader: inout TOMLReader, prompt: String, promptText: String?, fileSettings: PromptFileSettings
+    ) throws -> TaskSettings {
+        // A `.prompt.yml` file with testData is its own dataset (see `TestDataSplit`).
+        let ownData = fileSettings.testData != nil
+        func dataPath(_ key: String, split: Split) throws -> String? {
+            if let path = try reader.string(key) { return path }
+            return ownData ? TestDataSplit.path(prompt: prompt, split: split) : nil
+        }
+        guard let train = try dataPath("train", split: .train) else { throw reader.fail("train", "missing; add it to grad.toml") }
+        guard let holdout = try dataPath("holdout", split: .holdout) else { throw reader.fail("holdout", "missing; add it to grad.toml") }
+        var defaultInputs = fileSettings.inputNames
+        if defaultInputs.isEmpty, PromptFormat.of(path: prompt) == .promptYAML, let promptText {
+            // A file whose messages cannot be read says so here, before its rows are checked against them.
+            let file = try PromptFile.read(promptText, path: prompt)
+            defaultInputs = file.blocks.flatMap { PromptFile.placeholderNames(in: $0.content) }.reduce(into: []) { names, name in
+                if !names.contains(name) { names.append(name) }
+            }
+        }
         let task = TaskSettings(
-            prompt: try reader.requiredString("prompt"),
+            prompt: prompt,
             system: try reader.string("system"),
-            train: try reader.requiredString("train"),
-            holdout: try reader.requiredString("holdout"),
-            test: try reader.string("test"),
-            inputFields: try reader.strings("input") ?? ["input"],
-            targetField: try reader.string("target") ?? "target",
-            idField: try reader.string("id"))
+            train: train,
+            holdout: holdout,
+            test: try dataPath("test", split: .test),
+            inputFields: try reader.strings("input") ?? (defaultInputs.isEmpty ? ["input"] : defaultInputs),
+            targetField: try reader.string("target") ?? (ownData ? "expected" : "target"),
+            idField: try reader.string("id"),
+            inputDefaults: fileSettings.inputDefaults)
         if task.inputFields.isEmpty { throw reader.fail("input", "needs at least one field name") }
         return task
     }
 
-    private static func readMetric(_ reader: inout TOMLReader) throws -> MetricSettings {
-        let kind = try reader.choice("kind", as: MetricSettings.Kind.self) ?? .exact
+    private static func readMetric(_ reader: inout TOMLReader, evaluators: [PromptEvaluator]) throws -> MetricSettings {
+        // A `.prompt.yml` file's evaluators are the metric unless grad.toml names another.
+        let kind = try reader.choice("kind", as: MetricSettings.Kind.self) ?? (evaluators.isEmpty ? .exact : .evaluators)
         let metric = MetricSettings(
             kind: kind,
             labels: try reader.strings("labels") ?? [],
@@ -142,8 +193,11 @@ public struct GradConfig: Sendable, Equatable {
             judgeScale: try reader.choice("scale", as: MetricSettings.JudgeScale.self) ?? .binary,
             passThreshold: try reader.double("pass_threshold") ?? 0.5,
             command: try reader.strings("command") ?? [],
-            caseSensitive: try reader.bool("case_sensitive") ?? false)
+            caseSensitive: try reader.bool("case_sensitive") ?? false,
+            evaluators: kind == .evaluators ? evaluators : [])
         switch kind {
+        case .evaluators where evaluators.isEmpty:
+            throw reader.fail("kind", "metric 'evaluators' needs a .prompt.yml prompt file with evaluators")
         case .choice where metric.labels.isEmpty:
             throw reader.fail("labels", "metric 'choice' needs a label set, e.g. labels = [\"yes\", \"no\"]")
         case .regex where metric.pattern == nil:

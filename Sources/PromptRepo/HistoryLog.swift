@@ -1,6 +1,30 @@
 import Foundation
 import GitKit
 
+/// One task's share of the history: its runs' steps, and the other commits that change its prompt file.
+public struct TaskHistoryFilter: Sendable {
+    public let name: String?
+    public let promptPath: String
+    /// The runs whose manifests name this task.
+    public let runs: Set<String>
+
+    public init(name: String?, promptPath: String, runs: Set<String>) {
+        self.name = name
+        self.promptPath = promptPath
+        self.runs = runs
+    }
+
+    /// Whether a commit on main belongs to the task: a step by its `Grad-Task` trailer or its
+    /// run, any other commit when it changes the task's prompt file (the first commit always).
+    func keeps(_ message: StepMessage, run: String?, commit: Commit, in git: Repository) throws -> Bool {
+        if let task = message.value(TrailerKey.task) { return task == name }
+        if let run { return runs.contains(run) }
+        guard let parent = commit.parents.first else { return true }
+        let before = try git.blobID(at: promptPath, inTree: try git.commit(parent).tree)
+        return try before != git.blobID(at: promptPath, inTree: commit.tree)
+    }
+}
+
 /// `log`'s history: main's first-parent line read as far as asked, with the steps in which no
 /// candidate passed placed among its entries.
 extension HistoryReader {
@@ -12,9 +36,11 @@ extension HistoryReader {
     /// entries are found, and a candidate branch is opened only when its step is returned or
     /// could be (a step of a shown run newer than the oldest entry read), so `log -n 10` over
     /// 10,000 steps reads a few dozen commits.
-    public func entries(from start: ObjectID, run: String? = nil, includeAllRuns: Bool = false, limit: Int? = nil) throws -> [HistoryEntry] {
-        let branches = try candidateBranches()
-        var main = try readMainLine(from: start, run: run, limit: limit)
+    public func entries(
+        from start: ObjectID, run: String? = nil, includeAllRuns: Bool = false, limit: Int? = nil, task: TaskHistoryFilter? = nil
+    ) throws -> [HistoryEntry] {
+        let branches = try candidateBranches().filter { task?.runs.contains($0.key) ?? true }
+        var main = try readMainLine(from: start, run: run, limit: limit, task: task)
         let placement = StepPlacement(main.entries)
         let rejected = try rejectedSteps(branches, run: run, includeAllRuns: includeAllRuns, main: &main, placement: placement)
         var result = Self.interleave(main.entries, rejected, placement: placement)
@@ -40,7 +66,7 @@ extension HistoryReader {
     }
 
     /// Main's line from `start`, parent by parent, until `limit` entries (of `run`, when given).
-    func readMainLine(from start: ObjectID, run: String?, limit: Int?) throws -> MainLineRead {
+    func readMainLine(from start: ObjectID, run: String?, limit: Int?, task: TaskHistoryFilter? = nil) throws -> MainLineRead {
         let git = repository.git
         var read = MainLineRead(line: FirstParentLine(next: start))
         while read.line.next != nil {
@@ -52,6 +78,7 @@ extension HistoryReader {
             if let runID { read.runsSeen.insert(runID) }
             if let runID, let step { read.stepsOnMain.insert("\(runID)/\(step)") }
             if let run, runID != run { continue }
+            if let task, try !task.keeps(message, run: runID, commit: commit, in: git) { continue }
             read.entries.append(HistoryEntry(
                 kind: Self.kind(of: message, isMerge: commit.isMerge), commit: id.hex, date: commit.committer.time,
                 subject: commit.summary, run: runID, step: step,

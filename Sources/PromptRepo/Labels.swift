@@ -40,27 +40,36 @@ public struct Labels {
     }
 
     let repository: PromptRepository
+    /// The task whose labels these are (nil: the one task of a `[task]` file).
+    public let task: String?
     private var git: Repository { repository.git }
 
-    public init(_ repository: PromptRepository) { self.repository = repository }
+    public init(_ repository: PromptRepository, task: String? = nil) {
+        self.repository = repository
+        self.task = task
+    }
+
+    private func reference(_ name: String) throws -> String { try GradRefs.label(name, task: task) }
 
     /// The prompt version a label points at; nil when there is no such label or it was removed.
     public func target(_ name: String) throws -> ObjectID? {
-        guard let tip = try git.referenceTarget(try GradRefs.label(name)) else { return nil }
+        guard let tip = try git.referenceTarget(try reference(name)) else { return nil }
         return try move(at: tip, label: name).target
     }
 
     /// Every label that points at a prompt version, by name.
     public func list() throws -> [LabelMove] {
-        try git.references(matching: GradRefs.labelPrefix + "*")
-            .map { try move(at: $0.target, label: String($0.name.dropFirst(GradRefs.labelPrefix.count))) }
+        let prefix = GradRefs.labelPrefix(task: task)
+        return try git.references(matching: prefix + "*")
+            .filter { !$0.name.dropFirst(prefix.count).contains("/") }
+            .map { try move(at: $0.target, label: String($0.name.dropFirst(prefix.count))) }
             .filter { $0.target != nil }
             .sorted { $0.label < $1.label }
     }
 
     /// A label's moves, newest first.
     public func history(_ name: String, limit: Int? = nil) throws -> [LabelMove] {
-        guard var next = try git.referenceTarget(try GradRefs.label(name)) else { throw Self.unknown(name) }
+        guard var next = try git.referenceTarget(try reference(name)) else { throw Self.unknown(name) }
         var moves: [LabelMove] = []
         while limit.map({ moves.count < $0 }) ?? true {
             let move = try move(at: next, label: name)
@@ -85,12 +94,12 @@ public struct Labels {
     /// Removes a label from use; its history stays.
     @discardableResult
     public func remove(_ name: String, expecting: Expectation = .anything, reason: String = "") throws -> LabelMove? {
-        guard try git.referenceTarget(try GradRefs.label(name)) != nil else { throw Self.unknown(name) }
+        guard try git.referenceTarget(try reference(name)) != nil else { throw Self.unknown(name) }
         return try record(name, to: nil, expecting: expecting, reason: reason)
     }
 
     private func record(_ name: String, to target: ObjectID?, expecting: Expectation, reason: String) throws -> LabelMove? {
-        let reference = try GradRefs.label(name)
+        let reference = try reference(name)
         let tip = try git.referenceTarget(reference)
         let current = try tip.map { try move(at: $0, label: name) }
         let currentTarget = current?.target
@@ -125,7 +134,7 @@ public struct Labels {
         let record = try git.commit(commit)
         let message = try StepMessage.decode(record.message)
         let damaged = PromptRepoError.label(
-            "label \(label): commit \(commit.short) is not a label commit; repair \(GradRefs.labelPrefix)\(label) by hand")
+            "label \(label): commit \(commit.short) is not a label commit; repair \(GradRefs.labelPrefix(task: task))\(label) by hand")
         guard message.value(Key.label) == label, let targetText = message.value(Key.target),
               let fromText = message.value(Key.from) else { throw damaged }
         let target = try Self.objectID(targetText, or: damaged)
@@ -151,8 +160,8 @@ public struct Labels {
 extension PromptRepository {
     /// A revision as the commands take it: `label:NAME`, anything git understands (`main~2`, a
     /// commit id, a branch), or the name of a label.
-    public func resolveRevision(_ revision: String) throws -> ObjectID {
-        let labels = Labels(self)
+    public func resolveRevision(_ revision: String, task: String? = nil) throws -> ObjectID {
+        let labels = Labels(self, task: task)
         if revision.hasPrefix("label:") {
             let name = String(revision.dropFirst("label:".count))
             guard let target = try labels.target(name) else { throw Labels.unknown(name) }
@@ -161,7 +170,7 @@ extension PromptRepository {
         do {
             return try git.resolveCommit(revision)
         } catch GitError.notFound {
-            if (try? GradRefs.label(revision)) != nil, let target = try labels.target(revision) { return target }
+            if (try? GradRefs.label(revision, task: task)) != nil, let target = try labels.target(revision) { return target }
             throw PromptRepoError.label(
                 "unknown revision '\(revision)'; use a commit id, a branch, main~N or a label (`git grad label list`)")
         }

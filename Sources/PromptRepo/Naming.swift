@@ -8,13 +8,23 @@ public enum GradRefs {
     public static let notes = "refs/notes/grad"
     public static let labelPrefix = "refs/grad/labels/"
     public static let candidatePrefix = "grad/"
+    /// Where the notes and labels of named tasks live: `refs/notes/grad-task/<task>` and
+    /// `refs/grad/task-labels/<task>/<label>`. The one task of a `[task]` file keeps the plain names.
+    public static let taskNotesPrefix = "refs/notes/grad-task/"
+    public static let taskLabelsPrefix = "refs/grad/task-labels/"
 
-    /// `refs/grad/labels/<name>`: a deployment label such as `production`.
-    public static func label(_ name: String) throws -> String {
+    /// The notes reference of a task's evaluation results.
+    public static func notes(task: String?) -> String { task.map { taskNotesPrefix + $0 } ?? notes }
+
+    /// The prefix of a task's label references.
+    public static func labelPrefix(task: String?) -> String { task.map { "\(taskLabelsPrefix)\($0)/" } ?? labelPrefix }
+
+    /// `refs/grad/labels/<name>`: a deployment label such as `production` (of a named task: under its prefix).
+    public static func label(_ name: String, task: String? = nil) throws -> String {
         guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix(".") else {
             throw PromptRepoError.invalidName("label '\(name)' must be letters, digits, '-', '_' or '.'")
         }
-        return labelPrefix + name
+        return labelPrefix(task: task) + name
     }
 }
 

@@ -48,7 +48,7 @@ extension PromptRepository {
             return result
         }
         var splits: [PromptComparison.SplitComparison] = []
-        if let noteA = try evaluationNote(a), let noteB = try evaluationNote(b) {
+        if let noteA = try evaluationNote(a, task: config.taskName), let noteB = try evaluationNote(b, task: config.taskName) {
             for splitA in noteA.splits {
                 guard let splitB = noteB.split(splitA.split) else { continue }
                 let byID = Dictionary(splitA.examples.map { ($0.id, $0) }, uniquingKeysWith: { _, last in last })

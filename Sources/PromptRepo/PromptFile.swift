@@ -36,11 +36,15 @@ public struct PromptFile: Sendable, Equatable {
         public var role: Role
         var marker: String
         var body: String
+        /// For a `.prompt.yml` file: the message of the file this block was read from, whose
+        /// bytes it keeps; nil for a message an edit added.
+        var source: Int?
 
-        init(role: Role, marker: String, body: String) {
+        init(role: Role, marker: String, body: String, source: Int? = nil) {
             self.role = role
             self.marker = marker
             self.body = body
+            self.source = source
         }
 
         /// A block in the canonical layout: marker, content, one blank line after.
@@ -64,13 +68,37 @@ public struct PromptFile: Sendable, Equatable {
 
     public internal(set) var frontMatter: String
     public internal(set) var blocks: [Block]
-    /// False for a single-template file: then `blocks` holds one user block with the whole text.
-    public internal(set) var isChat: Bool
+    /// How the file is laid out: one template, role-marked messages, or `.prompt.yml` messages.
+    public internal(set) var format: PromptFormat
+    /// A `.prompt.yml` file's messages and where they lie in its bytes.
+    var yaml: PromptYAMLMessages?
 
     /// The heading under which the `rules` operator keeps its one-line rules.
     public static let rulesHeading = "## Rules"
 
-    public static func parse(_ text: String) -> PromptFile {
+    init(frontMatter: String, blocks: [Block], format: PromptFormat, yaml: PromptYAMLMessages? = nil) {
+        self.frontMatter = frontMatter
+        self.blocks = blocks
+        self.format = format
+        self.yaml = yaml
+    }
+
+    /// Reads a prompt file in the format its path names (see `PromptFormat`): a `.prompt.yml`
+    /// file's messages, or role-marked text. Throws, naming the file and line, when a
+    /// `.prompt.yml` file is not valid YAML or has a message git-grad cannot read.
+    public static func read(_ text: String, path: String) throws -> PromptFile {
+        switch PromptFormat.of(path: path) {
+        case .promptYAML: return try readYAML(text, path: path)
+        case .chat where path.lowercased().hasSuffix(".prompty"): return parse(text, frontMatterAlways: true)
+        default: return parse(text)
+        }
+    }
+
+    /// Role-marked text (git-grad's own format and Prompty's body): chat when its first line
+    /// after any front matter is a role marker, else one template.
+    public static func parse(_ text: String) -> PromptFile { parse(text, frontMatterAlways: false) }
+
+    static func parse(_ text: String, frontMatterAlways: Bool) -> PromptFile {
         let lines = splitLines(text)
         var index = 0
         var frontMatter = ""
@@ -83,7 +111,11 @@ public struct PromptFile: Sendable, Equatable {
         let leading = lines[index...].prefix { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
         let firstContent = index + leading.count
         guard firstContent < lines.count, role(ofMarker: lines[firstContent]) != nil else {
-            return PromptFile(frontMatter: "", blocks: [Block(role: .user, marker: "", body: text)], isChat: false)
+            // A Prompty file keeps its front matter apart even when its body is one template.
+            if frontMatterAlways, !frontMatter.isEmpty {
+                return PromptFile(frontMatter: frontMatter, blocks: [Block(role: .user, marker: "", body: lines[index...].joined())], format: .template)
+            }
+            return PromptFile(frontMatter: "", blocks: [Block(role: .user, marker: "", body: text)], format: .template)
         }
         // Blank lines before the first marker belong to the front matter so nothing is lost.
         frontMatter += leading.joined()
@@ -95,30 +127,44 @@ public struct PromptFile: Sendable, Equatable {
                 blocks[blocks.count - 1].body += line
             }
         }
-        return PromptFile(frontMatter: frontMatter, blocks: blocks, isChat: true)
+        return PromptFile(frontMatter: frontMatter, blocks: blocks, format: .chat)
+    }
+
+    static func readYAML(_ text: String, path: String) throws -> PromptFile {
+        let root = try PromptYAMLDocument.root(text, path: path)
+        let messages = try PromptYAMLMessages(root: root, bytes: Array(text.utf8), path: path)
+        let blocks = messages.items.enumerated().map { index, item in Block(role: item.role, marker: "", body: item.value, source: index) }
+        return PromptFile(frontMatter: "", blocks: blocks, format: .promptYAML, yaml: messages)
+    }
+
+    /// The text the model is sent from this file: every message (a `.prompt.yml` file's other
+    /// keys are not the prompt), or the whole file.
+    public var promptText: String {
+        format == .promptYAML ? blocks.map(\.content).joined(separator: "\n\n") : render()
     }
 
     /// The file's bytes: exactly what was parsed, with edits applied.
     public func render() -> String {
-        frontMatter + blocks.map { $0.marker + $0.body }.joined()
+        if format == .promptYAML, let yaml { return yaml.render(blocks) }
+        return frontMatter + blocks.map { $0.marker + $0.body }.joined()
     }
 
     // MARK: - Parts
 
     /// The system message written in the file, if any.
     public var system: String? {
-        isChat ? blocks.first.flatMap { $0.role == .system ? $0.content : nil } : nil
+        format.hasMessages ? blocks.first.flatMap { $0.role == .system ? $0.content : nil } : nil
     }
 
     /// The template filled from each row: the last user message (the whole file when single).
     public var template: String {
-        guard isChat else { return blocks.first?.body ?? "" }
+        guard format.hasMessages else { return blocks.first?.body ?? "" }
         return blocks.last(where: { $0.role == .user })?.content ?? ""
     }
 
     /// The worked examples between the system message and the template.
     public var demos: [Demo] {
-        guard isChat else { return [] }
+        guard format.hasMessages else { return [] }
         var result: [Demo] = []
         var pendingUser: String?
         for block in demoBlocks {
@@ -144,7 +190,7 @@ public struct PromptFile: Sendable, Equatable {
     /// Problems a reader of the file should fix: a chat file needs a final user message, and
     /// messages must come in the order system?, (user, assistant)*, user.
     public func structureProblems() -> [String] {
-        guard isChat else { return [] }
+        guard format.hasMessages else { return [] }
         var problems: [String] = []
         let roles = blocks.map(\.role)
         if roles.last != .user { problems.append("the last message must be the `user:` template") }
@@ -159,7 +205,7 @@ public struct PromptFile: Sendable, Equatable {
 
     /// Throws the first of `problems`: what `check`, `eval` and `optimize` refuse to use.
     public static func requireUsable(_ text: String, path: String, inputFields: [String]) throws {
-        if let problem = parse(text).problems(path: path, inputFields: inputFields).first { throw PromptRepoError.prompt(problem) }
+        if let problem = try read(text, path: path).problems(path: path, inputFields: inputFields).first { throw PromptRepoError.prompt(problem) }
     }
 
     /// Why this file cannot be used as a prompt, each naming the file (and line where there is
@@ -167,11 +213,13 @@ public struct PromptFile: Sendable, Equatable {
     /// or a template with no placeholder of an input field, so the model would never see the row.
     public func problems(path: String, inputFields: [String]) -> [String] {
         var problems = structureProblems().map { "\(path): \($0)" }
-        for (number, line) in render().components(separatedBy: "\n").enumerated() {
+        // A `.prompt.yml` file's other keys (testData, evaluators) are not the prompt: only its messages are read.
+        for (number, line) in promptText.components(separatedBy: "\n").enumerated() {
             var rest = line[...]
             while let open = rest.range(of: "{{") {
                 guard let close = rest[open.upperBound...].range(of: "}}") else {
-                    problems.append("\(path):\(number + 1): `{{` is never closed; write {{field}}")
+                    let place = format == .promptYAML ? "\(path): a message" : "\(path):\(number + 1)"
+                    problems.append("\(place): `{{` is never closed; write {{field}}")
                     break
                 }
                 rest = rest[close.upperBound...]

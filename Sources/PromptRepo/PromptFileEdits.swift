@@ -19,7 +19,7 @@ extension PromptFile {
                 lines.append(Self.rulesHeading)
                 lines.append(contentsOf: ruleLines)
             }
-            file.blocks[0] = Block(role: .system, marker: file.blocks[0].marker, body: lines.joined(separator: "\n") + "\n\n")
+            file.blocks[0].body = lines.joined(separator: "\n") + "\n\n"
         } else {
             let content = ([Self.rulesHeading] + ruleLines).joined(separator: "\n")
             file.blocks.insert(Block(role: .system, content: content), at: 0)
@@ -33,8 +33,13 @@ extension PromptFile {
         let start = file.blocks.first?.role == .system ? 1 : 0
         let end = file.blocks.count - 1
         guard end >= start else { return self }
+        var unused = Array(file.blocks[start..<end])
         let newBlocks = demos.flatMap { demo in
             [Block(role: .user, content: Self.literal(demo.user)), Block(role: .assistant, content: Self.literal(demo.assistant))]
+        }.map { block in
+            // A worked example the file already had keeps its bytes (and, in YAML, its layout).
+            guard let reused = unused.firstIndex(where: { $0.role == block.role && $0.content == block.content }) else { return block }
+            return unused.remove(at: reused)
         }
         file.blocks.replaceSubrange(start..<end, with: newBlocks)
         return file
@@ -46,16 +51,35 @@ extension PromptFile {
         system.map { Self.rulesRange($0.components(separatedBy: "\n")) != nil } == true ? self : withRules(rules)
     }
 
-    /// Whether operators may turn this single template into a chat file: not when a line of it
-    /// already reads as a role marker (a completion-style `Assistant:` cue would split it).
+    /// The file with `template` as its template (the last user message, or the whole text of a
+    /// single-template file), every other message as it was.
+    public func withTemplate(_ template: String) -> PromptFile {
+        var file = self
+        guard format.hasMessages else {
+            file.blocks = [Block(role: .user, marker: "", body: template)]
+            return file
+        }
+        guard let last = file.blocks.lastIndex(where: { $0.role == .user }) else { return self }
+        let trailing = file.blocks[last].body.hasSuffix("\n\n") && last < file.blocks.count - 1 ? "\n\n" : "\n"
+        file.blocks[last].body = template + (format == .promptYAML ? "" : trailing)
+        return file
+    }
+
+    /// Whether operators may give this file messages (rules, worked examples): not when a line
+    /// of a single template already reads as a role marker (a completion-style `Assistant:` cue
+    /// would split it), nor a `.prompt.yml` file whose messages are written in flow style.
     public var canBecomeChat: Bool {
-        isChat || !Self.splitLines(render()).contains { Self.role(ofMarker: $0) != nil }
+        switch format {
+        case .chat: return true
+        case .promptYAML: return yaml?.isBlockList ?? false
+        case .template: return !Self.splitLines(blocks.first?.body ?? "").contains { Self.role(ofMarker: $0) != nil }
+        }
     }
 
     /// The file without a system message that holds nothing but an empty rules heading (what a
     /// merge in the common layout leaves when neither side wrote a rule).
     public func withoutEmptyRulesSection() -> PromptFile {
-        guard isChat, blocks.first?.role == .system, blocks[0].content.trimmingCharacters(in: .whitespacesAndNewlines) == Self.rulesHeading
+        guard format.hasMessages, blocks.first?.role == .system, blocks[0].content.trimmingCharacters(in: .whitespacesAndNewlines) == Self.rulesHeading
         else { return self }
         var file = self
         file.blocks.removeFirst()
@@ -65,9 +89,10 @@ extension PromptFile {
     /// This file as a chat file (a single template becomes the final user message, byte for byte
     /// in its content).
     func asChat() -> PromptFile {
-        guard !isChat else { return self }
+        guard !format.hasMessages else { return self }
         let content = Self.trimBlankLines(blocks.first?.body ?? "")
-        return PromptFile(frontMatter: "", blocks: [Block(role: .user, content: content, last: true)], isChat: true)
+        // A Prompty file's front matter stays in front of its messages.
+        return PromptFile(frontMatter: frontMatter, blocks: [Block(role: .user, content: content, last: true)], format: .chat)
     }
 
     var demoBlocks: ArraySlice<Block> {
@@ -99,7 +124,7 @@ extension PromptFile {
         return lines
     }
 
-    static func trimBlankLines(_ text: String) -> String {
+    public static func trimBlankLines(_ text: String) -> String {
         var lines = text.components(separatedBy: "\n")
         while let first = lines.first, first.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { lines.removeFirst() }
         while let last = lines.last, last.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { lines.removeLast() }

@@ -30,12 +30,27 @@ public final class PromptRepository {
         }
     }
 
-    /// grad.toml as committed on `main` when it is there, else from the working tree.
-    public func config(at revision: ObjectID? = nil) throws -> GradConfig {
+    /// grad.toml as committed at `revision` when it is there, else from the working tree, for
+    /// `task` (a name or a prompt path; nil when there is one task). The prompt file is read from
+    /// the same version, for the settings it carries (see `PromptFileSettings`).
+    public func config(at revision: ObjectID? = nil, task: String? = nil) throws -> GradConfig {
         if let revision, let data = try git.fileData(at: GradConfig.fileName, inCommit: revision) {
-            return try GradConfig.parse(String(decoding: data, as: UTF8.self))
+            return try GradConfig.parse(String(decoding: data, as: UTF8.self), task: task) { path in
+                try self.git.fileData(at: path, inCommit: revision)
+            }
         }
-        return try GradConfig.load(from: root)
+        return try GradConfig.load(from: root, task: task)
+    }
+
+    /// The tasks of grad.toml at `revision` (else in the working tree).
+    public func tasks(at revision: ObjectID? = nil) throws -> GradTasks {
+        if let revision, let data = try git.fileData(at: GradConfig.fileName, inCommit: revision) {
+            return try GradTasks.read(String(decoding: data, as: UTF8.self))
+        }
+        guard let data = FileManager.default.contents(atPath: root.appendingPathComponent(GradConfig.fileName).path) else {
+            throw PromptRepoError.notAPromptRepository("\(root.path): no grad.toml; run `git grad init` to create a prompt repository")
+        }
+        return try GradTasks.read(String(decoding: data, as: UTF8.self))
     }
 
     /// The `.git` directory (where the response cache and model logs live beside the record).
@@ -88,19 +103,21 @@ public final class PromptRepository {
         try StepMessage.decode(try git.commit(commit).message)
     }
 
-    public func evaluationNote(_ commit: ObjectID) throws -> EvaluationNote? {
-        guard let text = try git.note(on: commit, notesReference: GradRefs.notes) else { return nil }
+    /// A commit's evaluation note for `task` (each named task has its own notes reference, so
+    /// two tasks evaluating one commit never overwrite each other).
+    public func evaluationNote(_ commit: ObjectID, task: String? = nil) throws -> EvaluationNote? {
+        guard let text = try git.note(on: commit, notesReference: GradRefs.notes(task: task)) else { return nil }
         do {
             return try EvaluationNote.decode(text)
         } catch PromptRepoError.damagedRecord(EvaluationNote.notJSON) {
             throw PromptRepoError.damagedRecord(
-                "the \(EvaluationNote.notJSON) (on commit \(commit.short), refs/notes/grad); remove it with `git notes --ref=grad remove \(commit.short)` and evaluate again")
+                "the \(EvaluationNote.notJSON) (on commit \(commit.short), \(GradRefs.notes(task: task))); remove it with `git notes --ref=\(GradRefs.notes(task: task).dropFirst("refs/notes/".count)) remove \(commit.short)` and evaluate again")
         }
     }
 
-    public func writeEvaluationNote(_ note: EvaluationNote, on commit: ObjectID) throws {
+    public func writeEvaluationNote(_ note: EvaluationNote, on commit: ObjectID, task: String? = nil) throws {
         do {
-            try git.setNote(try note.encoded(), on: commit, notesReference: GradRefs.notes, overwrite: true)
+            try git.setNote(try note.encoded(), on: commit, notesReference: GradRefs.notes(task: task), overwrite: true)
         } catch GitError.libgit2(let failure) {
             // libgit2 reports a failed write of a note's objects vaguely ("note could not be found").
             throw PromptRepoError.writeFailed(
@@ -114,12 +131,13 @@ public final class PromptRepository {
     @discardableResult
     public func recordSplit(
         _ result: EvaluationNote.SplitResult, verdict: String? = nil, of commit: ObjectID, promptPath: String,
-        model: EvaluationNote.ModelInfo, metric: String
+        model: EvaluationNote.ModelInfo, metric: String, task: String? = nil
     ) throws -> EvaluationNote {
         var note = EvaluationNote.recording(
-            result, in: try evaluationNote(commit), promptBlob: try promptBlob(promptPath, at: commit)?.hex ?? "", model: model, metric: metric)
+            result, in: try evaluationNote(commit, task: task), promptBlob: try promptBlob(promptPath, at: commit)?.hex ?? "", model: model,
+            metric: metric)
         if let verdict { note.verdict = verdict }
-        try writeEvaluationNote(note, on: commit)
+        try writeEvaluationNote(note, on: commit, task: task)
         return note
     }
 

@@ -52,7 +52,23 @@ extension PromptRepository {
 
     /// The checks of `check()` on the files under `root` (a working tree or an init template).
     static func validateFiles(at root: URL) throws -> RepositoryCheck {
-        let config = try GradConfig.load(from: root)
+        guard let data = FileManager.default.contents(atPath: root.appendingPathComponent(GradConfig.fileName).path) else {
+            throw PromptRepoError.notAPromptRepository("\(root.path): no grad.toml; run `git grad init` to create a prompt repository")
+        }
+        let tasks = try GradTasks.read(String(decoding: data, as: UTF8.self))
+        var result = RepositoryCheck()
+        for task in tasks.entries {
+            let checked = try validateTask(try GradConfig.load(from: root, task: task.name ?? task.prompt), at: root)
+            // With several tasks each split is named by its task.
+            let prefix = tasks.entries.count > 1 ? "\(task.name ?? task.prompt) " : ""
+            result.splits += checked.splits.map { (prefix + $0.name, $0.count) }
+            result.warnings += checked.warnings
+        }
+        return result
+    }
+
+    /// The checks of one task: its datasets load, its prompt files use only input fields and are usable.
+    static func validateTask(_ config: GradConfig, at root: URL) throws -> RepositoryCheck {
         let loader = DatasetLoader(task: config.task)
         var result = RepositoryCheck()
         var loaded: [(name: String, examples: [Example])] = []
@@ -67,8 +83,10 @@ extension PromptRepository {
                 throw PromptRepoError.missingFile(path: path, role: "prompt")
             }
             let text = String(decoding: data, as: UTF8.self)
+            // The prompt's messages only (a `.prompt.yml` file's evaluators use {{expected}} and {{completion}}).
+            let messages = try PromptFile.read(text, path: path).promptText
             // Only input fields: a placeholder for the target would hand the model the answer.
-            for name in PromptFile.placeholderNames(in: text) where !config.task.inputFields.contains(name) {
+            for name in PromptFile.placeholderNames(in: messages) where !config.task.inputFields.contains(name) {
                 throw PromptRepoError.configValue(
                     file: path, key: "{{\(name)}}",
                     message: "not an input field; use one of: \(config.task.inputFields.joined(separator: ", ")) (grad.toml [task] input)")

@@ -10,15 +10,11 @@ public struct RevertResult: Sendable {
 }
 
 extension PromptRepository {
-    /// Reverts `target` on main. Refuses when prompt files have uncommitted edits, when the revert
-    /// would change nothing or conflicts, and when main moved while the commit was written.
-    /// `trailers` are added after `Reverts:` (`revert --regression` adds `Restores-Score:`).
-    public func revert(_ target: ObjectID, config: GradConfig, trailers: [Trailer] = []) throws -> RevertResult {
-        let dirty = try uncommittedPromptFiles(config)
-        guard dirty.isEmpty else {
-            throw PromptRepoError.conflict(
-                "\(dirty.joined(separator: ", ")): uncommitted edits; commit or stash them, then run revert again")
-        }
+    /// Reverts `target` on main. Refuses when a file the revert changes (whichever task's prompt
+    /// it is) has uncommitted edits, when the revert would change nothing or conflicts, and when
+    /// main moved while the commit was written. `trailers` are added after `Reverts:`
+    /// (`revert --regression` adds `Restores-Score:`).
+    public func revert(_ target: ObjectID, trailers: [Trailer] = []) throws -> RevertResult {
         let tip = try mainTip()
         let commit = try git.commit(target)
         guard try target == tip || git.mergeBase(target, tip) == target else {
@@ -31,6 +27,12 @@ extension PromptRepository {
         let tree = try git.revertTree(target, onto: tip)
         guard tree != (try git.commit(tip).tree) else {
             throw PromptRepoError.conflict("reverting \(target.short) changes nothing on main; it may already be reverted")
+        }
+        let changed = try git.changedPaths(try git.commit(tip).tree, tree)
+        let dirty = try git.status(paths: changed).map(\.path)
+        guard dirty.isEmpty else {
+            throw PromptRepoError.conflict(
+                "\(dirty.joined(separator: ", ")): uncommitted edits; commit or stash them, then run revert again")
         }
         let message = StepMessage(
             subject: "Revert \"\(commit.summary)\"",

@@ -110,12 +110,13 @@ public struct RunLedger {
     /// are in the trunk.
     public func candidateResults(run: RunID, before step: Int, trunkTip: ObjectID) throws -> [CandidateResult] {
         var results: [CandidateResult] = []
+        let task = try runManifest(run.value)?.task
         for (branch, branchTip) in try candidateBranches(run: run.value) where branch.step < step {
             let tipMessage = try repository.stepMessage(branchTip)
             guard tipMessage.value(TrailerKey.kind) == "verdict", let candidate = try repository.firstParent(of: branchTip),
                   let parent = try repository.firstParent(of: candidate),
-                  let mine = try repository.evaluationNote(candidate)?.split("holdout"),
-                  let before = try repository.evaluationNote(parent)?.split("holdout")
+                  let mine = try repository.evaluationNote(candidate, task: task)?.split("holdout"),
+                  let before = try repository.evaluationNote(parent, task: task)?.split("holdout")
             else { continue }
             let wrongBefore = Set(before.examples.filter { !$0.correct }.map(\.id))
             let fixed = Set(mine.examples.filter { $0.correct && wrongBefore.contains($0.id) }.map(\.id))

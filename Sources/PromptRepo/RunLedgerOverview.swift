@@ -15,6 +15,8 @@ public struct RunOverview: Sendable, Encodable {
     public var accepted: Int
     /// The branch the run merges into: main, or an experiment run's own branch.
     public var trunk: String
+    /// The task the run optimizes (`[tasks.NAME]`); nil for a `[task]` file's one task.
+    public var task: String?
 }
 
 extension RunLedger {
@@ -32,7 +34,7 @@ extension RunLedger {
             return RunOverview(
                 run: manifest.run, started: manifest.started, status: manifest.status,
                 stepsRecorded: Set(branches.map(\.step)).count, stepsPlanned: manifest.search.steps, candidates: branches.count,
-                accepted: accepted, trunk: manifest.trunkBranch)
+                accepted: accepted, trunk: manifest.trunkBranch, task: manifest.task)
         }
     }
 
@@ -66,13 +68,13 @@ extension RunLedger {
         result.calls = manifest.usage?.calls
         result.tokens = manifest.usage?.tokens
         result.wallSeconds = manifest.wallSeconds
-        let baseNote = try repository.evaluationNote(try experiment.baseCommit())
+        let baseNote = try repository.evaluationNote(try experiment.baseCommit(), task: manifest.task)
         result.seedHoldout = baseNote?.split("holdout")?.score
         result.seedTest = baseNote?.split("test")?.score
         guard let tip = try repository.branchTip(ExperimentManifest.trunk(run: run)) else { return result }
         result.finalCommit = tip.hex
         result.accepted = try mergedSteps(run: run, on: tip).count
-        let note = try repository.evaluationNote(tip)
+        let note = try repository.evaluationNote(tip, task: manifest.task)
         result.finalHoldout = note?.split("holdout")?.score
         result.finalTest = note?.split("test")?.score
         if let compared = note?.split(split), compared.complete {

@@ -40,8 +40,14 @@ public struct RunManifest: Sendable, Equatable {
     /// What the run cost in the process that finished it, written when it ends.
     public var usage: RunUsage?
     public var wallSeconds: Double?
+    /// The task the run optimizes (`[tasks.NAME]`); nil for the one task of a `[task]` file.
+    public var task: String?
 
-    public init(run: String, started: Date = Date(), search: SearchSettings, taskModel: String, optimizerModel: String, trunk: String? = nil) {
+    public init(
+        run: String, started: Date = Date(), search: SearchSettings, taskModel: String, optimizerModel: String, trunk: String? = nil,
+        task: String? = nil
+    ) {
+        self.task = task
         self.run = run
         self.started = started
         self.search = search
@@ -61,7 +67,7 @@ public struct RunManifest: Sendable, Equatable {
 
 extension RunManifest: Codable {
     enum CodingKeys: String, CodingKey {
-        case run, started, search, taskModel, optimizerModel, ended, outcome, trunk, usage, wallSeconds
+        case run, started, search, taskModel, optimizerModel, ended, outcome, trunk, usage, wallSeconds, task
     }
 
     public init(from decoder: Decoder) throws {
@@ -77,6 +83,7 @@ extension RunManifest: Codable {
         trunk = try container.decodeIfPresent(String.self, forKey: .trunk)
         usage = try container.decodeIfPresent(RunUsage.self, forKey: .usage)
         wallSeconds = try container.decodeIfPresent(Double.self, forKey: .wallSeconds)
+        task = try container.decodeIfPresent(String.self, forKey: .task)
     }
 
     /// Manifests written before settings had one spelling kept them beside the run's fields, and

@@ -67,29 +67,50 @@ public actor RunStore {
         return commit
     }
 
-    /// Merges an accepted candidate's branch into `trunk` as a two-parent merge commit, only if
-    /// the trunk is still at `expectedTip` (else `TrunkMoved`); then brings a clean working tree
-    /// along when the trunk is main.
+    /// Merges an accepted candidate's branch into `trunk` as a two-parent merge commit, then
+    /// brings a clean working tree along when the trunk is main. The trunk must still be at
+    /// `expectedTip`, or have moved only by commits that touch none of the files the candidate
+    /// changed (another task's run merging its own prompt): then the merge is made onto the new
+    /// tip. Otherwise `TrunkMoved`. All of it holds the writer lock, so the tip read and the
+    /// compare-and-swap see the same trunk.
     public func merge(
         verdictCommit: ObjectID, into trunk: String, expectedTip: ObjectID, message: StepMessage
     ) throws -> (commit: ObjectID, workingTreeUpdated: Bool) {
-        let commit: ObjectID
-        do {
-            commit = try git.createMergeCommit(
-                ours: expectedTip, theirs: verdictCommit, message: message.encode(), updateReference: "refs/heads/\(trunk)")
-        } catch GitError.referenceMoved {
-            throw TrunkMoved(trunk: trunk)
+        let reference = "refs/heads/\(trunk)"
+        let write = { () throws -> (commit: ObjectID, workingTreeUpdated: Bool) in
+            let current = try self.trunkTip(trunk)
+            guard try current == expectedTip || self.touchesOtherFiles(from: expectedTip, to: current, than: verdictCommit) else {
+                throw TrunkMoved(trunk: trunk)
+            }
+            let commit: ObjectID
+            do {
+                commit = try self.git.createMergeCommit(ours: current, theirs: verdictCommit, message: message.encode(), updateReference: reference)
+            } catch GitError.referenceMoved {
+                throw TrunkMoved(trunk: trunk)
+            } catch GitError.conflicts {
+                throw TrunkMoved(trunk: trunk)
+            }
+            let updated = trunk == GradRefs.mainBranch ? try self.repository.syncWorkingTree(from: current, to: commit) : false
+            return (commit, updated)
         }
-        let updated = trunk == GradRefs.mainBranch ? try repository.syncWorkingTree(from: expectedTip, to: commit) : false
-        return (commit, updated)
+        guard let coordinator = git.writeCoordinator else { return try write() }
+        return try coordinator.coordinate(reference, write)
+    }
+
+    /// Whether `tip` descends from `base` by changes to files other than those `candidate` changed from `base`.
+    private func touchesOtherFiles(from base: ObjectID, to tip: ObjectID, than candidate: ObjectID) throws -> Bool {
+        guard try git.mergeBase(base, tip) == base else { return false }
+        let theirs = Set(try git.changedPaths(try git.commit(base).tree, try git.commit(tip).tree))
+        let ours = Set(try git.changedPaths(try git.commit(base).tree, try git.commit(candidate).tree))
+        return theirs.isDisjoint(with: ours)
     }
 
     /// Records a split's results in `commit`'s evaluation note (see `PromptRepository.recordSplit`).
     public func recordSplit(
         _ result: EvaluationNote.SplitResult, verdict: String? = nil, of commit: ObjectID, promptPath: String,
-        model: EvaluationNote.ModelInfo, metric: String
+        model: EvaluationNote.ModelInfo, metric: String, task: String?
     ) throws {
-        try repository.recordSplit(result, verdict: verdict, of: commit, promptPath: promptPath, model: model, metric: metric)
+        try repository.recordSplit(result, verdict: verdict, of: commit, promptPath: promptPath, model: model, metric: metric, task: task)
     }
 
     /// The prompt text of three-way merges of `commits` into `tip` (see `ScratchMerge`).

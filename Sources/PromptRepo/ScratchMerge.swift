@@ -19,14 +19,16 @@ struct ScratchMerge {
             let base = try git.mergeBase(commit, current)
             guard base != commit else { continue }
             let texts = [try base.map { try repository.promptText(promptPath, at: $0) } ?? "", text, try repository.promptText(promptPath, at: commit)]
-            let files = texts.map(PromptFile.parse)
-            let laidOut = files.contains(where: \.isChat) ? files.map { $0.withRulesSection().render() } : texts
+            // The format decides the layout; a version that no longer reads (broken YAML) cannot be merged.
+            guard let files = try? texts.map({ try PromptFile.read($0, path: promptPath) }) else { return nil }
+            let laidOut = files.contains(where: \.format.hasMessages) ? files.map { $0.withRulesSection().render() } : texts
             guard let merged = try git.mergeFileContents(ancestor: laidOut[0], ours: laidOut[1], theirs: laidOut[2]) else { return nil }
             text = merged
             let tree = try git.updateTree(try git.commit(current).tree, applying: [.upsert(path: promptPath, blob: try git.createBlob(merged))])
             current = try git.createCommit(message: "git-grad: merge operator (scratch)\n", tree: tree, parents: [current, commit])
         }
-        let result = PromptFile.parse(text).withoutEmptyRulesSection().render()
-        return result == original || result == PromptFile.parse(original).withRulesSection().render() ? nil : result
+        guard let merged = try? PromptFile.read(text, path: promptPath), let originalFile = try? PromptFile.read(original, path: promptPath) else { return nil }
+        let result = merged.withoutEmptyRulesSection().render()
+        return result == original || result == originalFile.withRulesSection().render() ? nil : result
     }
 }

@@ -73,6 +73,23 @@ public struct TaskSettings: Sendable, Equatable {
     public var targetField: String
     /// The row field that holds a stable id; nil uses the line number.
     public var idField: String?
+    /// Values of input fields a row may leave out (a Prompty file's input defaults).
+    public var inputDefaults: [String: String]
+
+    public init(
+        prompt: String, system: String? = nil, train: String, holdout: String, test: String? = nil, inputFields: [String] = ["input"],
+        targetField: String = "target", idField: String? = nil, inputDefaults: [String: String] = [:]
+    ) {
+        self.prompt = prompt
+        self.system = system
+        self.train = train
+        self.holdout = holdout
+        self.test = test
+        self.inputFields = inputFields
+        self.targetField = targetField
+        self.idField = idField
+        self.inputDefaults = inputDefaults
+    }
 
     /// The files that optimization may change: only the prompt.
     public var promptFiles: [String] { [prompt] }
@@ -80,7 +97,7 @@ public struct TaskSettings: Sendable, Equatable {
 
 /// How an output is scored against the target.
 public struct MetricSettings: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable { case exact, choice, number, regex, contains, judge, command }
+    public enum Kind: String, Sendable, CaseIterable { case exact, choice, number, regex, contains, judge, command, evaluators }
     public enum JudgeScale: String, Sendable, CaseIterable { case binary, percent = "0-100" }
 
     public var kind: Kind
@@ -98,11 +115,20 @@ public struct MetricSettings: Sendable, Equatable {
     /// For `command`: the scorer program and its arguments.
     public var command: [String]
     public var caseSensitive: Bool
+    /// For `evaluators`: a `.prompt.yml` file's evaluators; an answer passes when all of them pass.
+    public var evaluators: [PromptEvaluator]
+
+    /// Whether scoring asks a judge model: a `judge` metric, or an llm evaluator among `evaluators`.
+    public var needsJudge: Bool {
+        kind == .judge || (kind == .evaluators && evaluators.contains { if case .llm = $0.check { return true } else { return false } })
+    }
 
     public init(
         kind: Kind, labels: [String] = [], tolerance: Double = 0, pattern: String? = nil, rubric: String? = nil,
-        judgeScale: JudgeScale = .binary, passThreshold: Double = 0.5, command: [String] = [], caseSensitive: Bool = false
+        judgeScale: JudgeScale = .binary, passThreshold: Double = 0.5, command: [String] = [], caseSensitive: Bool = false,
+        evaluators: [PromptEvaluator] = []
     ) {
+        self.evaluators = evaluators
         self.kind = kind
         self.labels = labels
         self.tolerance = tolerance

@@ -29,8 +29,10 @@ public struct Sharing {
     /// Where pulled references wait until they are integrated.
     static let staging = "refs/grad-sync/"
     /// The refspecs `remote setup` adds so that plain `git fetch` and `git push` carry the record.
-    public static let fetchRefspecs = ["refs/heads/grad/*:refs/heads/grad/*", "refs/grad/*:refs/grad/*", "+refs/notes/grad:refs/notes/grad-remote"]
-    public static let pushRefspecs = ["refs/heads/main:refs/heads/main", "refs/heads/grad/*:refs/heads/grad/*", "refs/grad/*:refs/grad/*", "refs/notes/grad:refs/notes/grad"]
+    public static let fetchRefspecs = ["refs/heads/grad/*:refs/heads/grad/*", "refs/grad/*:refs/grad/*", "+refs/notes/grad:refs/notes/grad-remote",
+        "+refs/notes/grad-task/*:refs/notes/grad-task-remote/*"]
+    public static let pushRefspecs = ["refs/heads/main:refs/heads/main", "refs/heads/grad/*:refs/heads/grad/*", "refs/grad/*:refs/grad/*", "refs/notes/grad:refs/notes/grad",
+        "refs/notes/grad-task/*:refs/notes/grad-task/*"]
 
     let repository: PromptRepository
     private var git: Repository { repository.git }
@@ -53,6 +55,7 @@ public struct Sharing {
         try git.fetch(from: remote, refspecs: [
             "+refs/heads/main:\(Self.staging)heads/main", "+refs/heads/grad/*:\(Self.staging)heads/grad/*",
             "+refs/grad/*:\(Self.staging)grad/*", "+refs/notes/grad:\(Self.staging)notes/grad",
+            "+refs/notes/grad-task/*:\(Self.staging)notes/grad-task/*",
         ])
         var report = SyncReport()
         for staged in try git.references(matching: Self.staging + "*") {
@@ -60,8 +63,8 @@ public struct Sharing {
             switch name {
             case GradRefs.main:
                 try integrateMain(staged.target, into: &report)
-            case GradRefs.notes:
-                report.notesMerged = try mergeNotes(theirs: staged.target, remote: remote, into: &report)
+            case GradRefs.notes, _ where name.hasPrefix(GradRefs.taskNotesPrefix):
+                report.notesMerged += try mergeNotes(name, theirs: staged.target, remote: remote, into: &report)
             default:
                 try fastForward(name, to: staged.target, into: &report)
             }
@@ -79,6 +82,7 @@ public struct Sharing {
         var references = try git.references(matching: "refs/heads/grad/*").map(\.name)
             + git.references(matching: "refs/grad/*").map(\.name)
         if try git.referenceTarget(GradRefs.notes) != nil { references.append(GradRefs.notes) }
+        references += try git.references(matching: GradRefs.taskNotesPrefix + "*").map(\.name)
         if !mainDiverged { references.insert(GradRefs.main, at: 0) }
         let rejected = try git.push(to: remote, refspecs: references.map { "\($0):\($0)" })
         report.diverged += rejected.map { $0.reference.isEmpty ? $0.reason : $0.reference }
@@ -140,36 +144,36 @@ public struct Sharing {
     /// Merges the remote's notes into ours: a note only one side has is kept; the same object
     /// noted on both sides gets the union of the evaluated splits. The result is a merge commit
     /// with both tips as parents, so the next push fast-forwards.
-    private func mergeNotes(theirs: ObjectID, remote: String, into report: inout SyncReport) throws -> Int {
-        guard let ours = try git.referenceTarget(GradRefs.notes) else {
-            try git.updateReference(GradRefs.notes, to: theirs, expecting: nil, logMessage: "git-grad: pull notes")
-            report.updated.append(GradRefs.notes)
+    private func mergeNotes(_ notes: String, theirs: ObjectID, remote: String, into report: inout SyncReport) throws -> Int {
+        guard let ours = try git.referenceTarget(notes) else {
+            try git.updateReference(notes, to: theirs, expecting: nil, logMessage: "git-grad: pull notes")
+            report.updated.append(notes)
             return 0
         }
         let base = try git.mergeBase(ours, theirs)
         if ours == theirs || base == theirs { return 0 }
         if base == ours {
-            try git.updateReference(GradRefs.notes, to: theirs, expecting: ours, logMessage: "git-grad: pull notes (fast-forward)")
-            report.updated.append(GradRefs.notes)
+            try git.updateReference(notes, to: theirs, expecting: ours, logMessage: "git-grad: pull notes (fast-forward)")
+            report.updated.append(notes)
             return 0
         }
-        let stagedNotes = Self.staging + "notes/grad"
+        let stagedNotes = Self.staging + notes.dropFirst("refs/".count)
         var combined = 0
         for (annotated, blob) in try git.notes(notesReference: stagedNotes) {
             let theirText = String(decoding: try git.blobData(blob), as: UTF8.self)
-            guard let ourText = try git.note(on: annotated, notesReference: GradRefs.notes) else {
-                try git.setNote(theirText, on: annotated, notesReference: GradRefs.notes)
+            guard let ourText = try git.note(on: annotated, notesReference: notes) else {
+                try git.setNote(theirText, on: annotated, notesReference: notes)
                 continue
             }
             guard ourText != theirText else { continue }
-            try git.setNote(Self.mergedNote(ours: ourText, theirs: theirText), on: annotated, notesReference: GradRefs.notes)
+            try git.setNote(Self.mergedNote(ours: ourText, theirs: theirText), on: annotated, notesReference: notes)
             combined += 1
         }
-        let merged = try git.referenceTarget(GradRefs.notes)!
+        let merged = try git.referenceTarget(notes)!
         let commit = try git.createCommit(
             message: "Notes merged from \(remote) by 'git-grad'\n", tree: try git.commit(merged).tree, parents: [merged, theirs])
-        try git.updateReference(GradRefs.notes, to: commit, expecting: merged, logMessage: "git-grad: pull notes (merge)")
-        report.updated.append(GradRefs.notes)
+        try git.updateReference(notes, to: commit, expecting: merged, logMessage: "git-grad: pull notes (merge)")
+        report.updated.append(notes)
         return combined
     }
 

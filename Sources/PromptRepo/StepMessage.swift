@@ -4,6 +4,8 @@ import GitKit
 /// The trailer keys git-grad writes, in the order it writes them.
 public enum TrailerKey {
     public static let run = "Grad-Run"
+    /// The task a step optimized, when grad.toml names its tasks (`[tasks.NAME]`).
+    public static let task = "Grad-Task"
     public static let step = "Grad-Step"
     public static let variant = "Grad-Variant"
     public static let kind = "Grad-Kind"

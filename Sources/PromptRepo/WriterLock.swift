@@ -21,7 +21,7 @@ final class WriterLock: ReferenceWriteCoordinator {
 
     /// The lock files git-grad may break: those of the references it writes.
     static func isOwnLockFile(_ relativePath: String) -> Bool {
-        let own = ["refs/grad/", "refs/heads/grad/"]
+        let own = ["refs/grad/", "refs/heads/grad/", "refs/notes/grad-task/"]
         let exact = ["refs/notes/grad.lock", "refs/heads/main.lock", "packed-refs.lock"]
         return exact.contains(relativePath) || own.contains { relativePath.hasPrefix($0) && relativePath.hasSuffix(".lock") }
     }

@@ -9,11 +9,13 @@ public struct ReportBuilder: Sendable {
 
     public init(directory: URL) { self.directory = directory }
 
-    /// The report of `run`, or of the newest run on main when nil.
-    public func runReport(_ run: String?) throws -> String {
+    /// The report of `run`, or of the newest run on main (of `task`, when given) when nil.
+    public func runReport(_ run: String?, task: String? = nil) throws -> String {
         let ledger = RunLedger(try PromptRepository.open(directory))
-        let config = try ledger.repository.config(at: try ledger.repository.mainTip())
-        guard let name = try run ?? ledger.manifests().last(where: { $0.trunk == nil })?.run else {
+        let tip = try ledger.repository.mainTip()
+        let selected = try ledger.repository.tasks(at: tip).select(task ?? run.flatMap { try? ledger.runManifest($0)?.task }).name
+        let config = try ledger.repository.config(at: tip, task: selected)
+        guard let name = try run ?? ledger.manifests().last(where: { $0.trunk == nil && $0.task == selected })?.run else {
             throw PromptRepoError.conflict("no run yet; start one with `git grad optimize`")
         }
         let record = try ledger.runRecord(name, promptPath: config.task.prompt)
@@ -27,7 +29,7 @@ public struct ReportBuilder: Sendable {
         guard let manifest = try ledger.experiment(try ExperimentManifest.validID(id)) else {
             throw PromptRepoError.conflict("no experiment named \(id); `git grad experiment --list` lists them")
         }
-        let config = try ledger.repository.config(at: try manifest.baseCommit())
+        let config = try ledger.repository.config(at: try manifest.baseCommit(), task: manifest.task)
         let report = try ExperimentReport.read(manifest, from: ledger, config: config)
         let records = try report.runs.filter { $0.status != "not started" }.map { try ledger.runRecord($0.run, promptPath: config.task.prompt) }
         return HTMLReport.page(

@@ -72,9 +72,9 @@ extension RunLedger {
             let recorded = try recordedCandidates(run: runID, step: step, variants: manifest.search.variants)
             if base == nil, let first = recorded.values.first { base = try repository.firstParent(of: first.candidate) }
             guard !recorded.isEmpty || merges[step] != nil else { continue }
-            var entry = try recordedStep(step, recorded)
+            var entry = try recordedStep(step, recorded, task: manifest.task)
             if let merge = merges[step] {
-                entry.merge = try mergeRecord(merge, promptPath: promptPath)
+                entry.merge = try mergeRecord(merge, promptPath: promptPath, task: manifest.task)
                 entry.holdoutAfter = entry.merge?.holdoutAfter
             }
             steps.append(entry)
@@ -82,13 +82,13 @@ extension RunLedger {
         // A run of an experiment that found nothing to learn starts (and ends) at its trunk's tip.
         if base == nil, manifest.trunk != nil { base = trunkTip }
         // Carry the trunk's score through steps that merged nothing.
-        let baseNote = try base.flatMap { try repository.evaluationNote($0) }
+        let baseNote = try base.flatMap { try repository.evaluationNote($0, task: manifest.task) }
         var holdout = baseNote?.split("holdout")?.score
         for index in steps.indices {
             if let after = steps[index].holdoutAfter { holdout = after } else { steps[index].holdoutAfter = holdout }
         }
         let final = merges.max { $0.key < $1.key }?.value ?? base
-        let finalNote = try final.flatMap { try repository.evaluationNote($0) }
+        let finalNote = try final.flatMap { try repository.evaluationNote($0, task: manifest.task) }
         return RunRecord(
             run: run, manifest: manifest, trunk: trunk, baseCommit: base?.hex, finalCommit: final?.hex, steps: steps,
             seedHoldout: baseNote?.split("holdout")?.score, finalHoldout: finalNote?.split("holdout")?.score,
@@ -98,7 +98,7 @@ extension RunLedger {
 
     /// One step's candidates with their verdicts and holdout scores.
     private func recordedStep(
-        _ step: Int, _ recorded: [Int: RecordedCandidate]
+        _ step: Int, _ recorded: [Int: RecordedCandidate], task: String?
     ) throws -> RunRecord.Step {
         var candidates: [RunRecord.Candidate] = []
         var trainBatch: Double?
@@ -110,21 +110,21 @@ extension RunLedger {
                 variant: variant, commit: record.candidate.hex,
                 operatorName: record.message.value(TrailerKey.operatorName) ?? "rewrite", summary: record.message.subject,
                 verdict: text, accepted: text == "accepted", prevalence: verdict?.value(TrailerKey.prevalence),
-                holdout: try repository.evaluationNote(record.candidate)?.split("holdout")?.score,
+                holdout: try repository.evaluationNote(record.candidate, task: task)?.split("holdout")?.score,
                 test: verdict.flatMap { message in Significance.recordedText(message.value) }))
         }
         return RunRecord.Step(step: step, trainBatch: trainBatch, candidates: candidates)
     }
 
     /// An accepted step's merge commit: its gradient, the prompt diff it made and the holdout around it.
-    private func mergeRecord(_ merge: ObjectID, promptPath: String) throws -> RunRecord.Merge {
+    private func mergeRecord(_ merge: ObjectID, promptPath: String, task: String?) throws -> RunRecord.Merge {
         let message = try repository.stepMessage(merge)
         let parent = try repository.firstParent(of: merge)
         return RunRecord.Merge(
             commit: merge.hex, variant: message.value(TrailerKey.variant).flatMap { Int($0.split(separator: "/").first ?? "") } ?? 0,
             operatorName: message.value(TrailerKey.operatorName) ?? "rewrite", subject: message.subject, gradient: message.body,
             diff: try repository.promptDiff(promptPath, from: parent, to: merge),
-            holdoutBefore: try parent.flatMap { try repository.evaluationNote($0)?.split("holdout")?.score },
-            holdoutAfter: try repository.evaluationNote(merge)?.split("holdout")?.score)
+            holdoutBefore: try parent.flatMap { try repository.evaluationNote($0, task: task)?.split("holdout")?.score },
+            holdoutAfter: try repository.evaluationNote(merge, task: task)?.split("holdout")?.score)
     }
 }

@@ -27,11 +27,11 @@ struct BisectOptions: ParsableArguments {
         -> (bisect: RegressionBisect, result: RegressionBisect.Result?, probes: [RegressionBisect.Probe]) {
         let bad = try options.resolve(self.bad, in: repository)
         let good = try self.good.map { try options.resolve($0, in: repository) }
-        var config = try repository.config(at: bad)
+        var config = try repository.config(at: bad, task: options.task)
         models.apply(to: &config)
         let bisect = try RegressionBisect(repository, good: good, bad: bad, split: split, threshold: threshold, config: config)
         let runtime = try await models.runtime(
-            config: config, gitDirectory: repository.gitDirectory, quiet: quiet, optimizer: config.metric.kind == .judge)
+            config: config, gitDirectory: repository.gitDirectory, quiet: quiet, optimizer: config.metric.needsJudge)
         defer { runtime.shutdown() }
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let found = try await bisect.run { commit in

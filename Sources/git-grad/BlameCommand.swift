@@ -37,7 +37,7 @@ struct BlameCommand: ParsableCommand {
     func run() throws {
         let repository = try options.open()
         let revision = try options.resolve(rev, in: repository)
-        let path = try prompt ?? repository.config(at: revision).task.prompt
+        let path = try prompt ?? repository.config(at: revision, task: options.task).task.prompt
         let lines = try repository.blame(path: path, at: revision)
         if json {
             return try printJSON(lines.map { line -> Output in

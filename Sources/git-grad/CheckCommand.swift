@@ -36,7 +36,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let base = try options.resolve(against, in: repository)
         let head = try options.resolve(self.head, in: repository)
-        var config = try repository.config(at: base)
+        var config = try repository.config(at: base, task: options.task)
         models.apply(to: &config)
         let check = try RegressionCheck(repository, base: base, head: head, config: config)
         let question: RegressionCheck.Question = asStep ? .asStep : .notWorse
@@ -46,7 +46,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
 
         let runtime = try await models.runtime(
-            config: config, gitDirectory: repository.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
+            config: config, gitDirectory: repository.gitDirectory, quiet: json, optimizer: config.metric.needsJudge)
         defer { runtime.shutdown() }
         let evaluator = runtime.evaluator(for: config, root: repository.root)
         let bar = ProgressBar(name: "holdout \(base.short) and \(head.short)", total: 2 * check.holdout.count, enabled: !json)

@@ -27,7 +27,7 @@ struct DiffCommand: ParsableCommand {
         let repository = try options.open()
         let idA = try options.resolve(a, in: repository)
         let idB = try options.resolve(b, in: repository)
-        let config = try repository.config(at: idB)
+        let config = try repository.config(at: idB, task: options.task)
         let comparison = try repository.compare(idA, idB, config: config)
         if json { return try printJSON(comparison) }
         let t = Terminal.standardOutput

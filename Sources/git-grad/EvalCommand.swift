@@ -23,27 +23,49 @@ struct EvalCommand: AsyncParsableCommand {
     func run() async throws {
         let repository = try options.open()
         let commit = try options.resolve(revision, in: repository)
-        var config = try repository.config(at: commit)
+        var config = try repository.config(at: commit, task: options.task)
         models.apply(to: &config)
         let evaluation = try SplitEvaluation(repository, at: commit, config: config, split: split)
         let runtime = try await models.runtime(
-            config: config, gitDirectory: repository.gitDirectory, quiet: json, optimizer: config.metric.kind == .judge)
+            config: config, gitDirectory: repository.gitDirectory, quiet: json, optimizer: config.metric.needsJudge)
         defer { runtime.shutdown() }
         let bar = ProgressBar(name: "\(split.rawValue) \(commit.short)", total: evaluation.examples.count, enabled: !json)
-        let statistics = try await evaluation.run(in: repository, runtime: runtime, progress: { bar.advance(cached: $0.cached) })
+        let (statistics, evaluators) = try await evaluation.run(in: repository, runtime: runtime, progress: { bar.advance(cached: $0.cached) })
         bar.finish()
         let usage = await runtime.accounting.totals
 
         if json {
+            /// A `.prompt.yml` task's figures as `gh models eval --json` names them: the tests passed
+            /// (all evaluators passing) and each evaluator's pass rate under its name.
+            struct Summary: Encodable {
+                let totalTests: Int
+                let passedTests: Int
+                let failedTests: Int
+                let passRate: Double
+            }
             struct Output: Encodable {
                 let commit: String
+                let task: String?
                 let split: String
                 let statistics: SplitStatistics
+                let summary: Summary?
+                let evaluators: [EvaluatorPassRate]?
                 let usage: UsageTotals
             }
-            return try printJSON(Output(commit: commit.hex, split: split.rawValue, statistics: statistics, usage: usage))
+            let summary = config.metric.kind == .evaluators
+                ? Summary(
+                    totalTests: statistics.total, passedTests: statistics.correct, failedTests: statistics.total - statistics.correct,
+                    passRate: statistics.total == 0 ? 0 : Double(statistics.correct) / Double(statistics.total))
+                : nil
+            return try printJSON(Output(
+                commit: commit.hex, task: config.taskName, split: split.rawValue, statistics: statistics, summary: summary,
+                evaluators: config.metric.kind == .evaluators ? evaluators : nil, usage: usage))
         }
         print(StatisticsTable.render(statistics, title: "\(split.rawValue) — \(commit.short) — \(config.model.name)", terminal: .standardOutput))
+        for evaluator in evaluators {
+            print(String(format: "evaluator %@: %d/%d passed (%.1f%%)", evaluator.name.escapingControlCharacters, evaluator.passed, evaluator.total,
+                         evaluator.passRate * 100))
+        }
         print(UsageLine.render(usage))
     }
 }

@@ -92,10 +92,13 @@ struct ExperimentCommand: AsyncParsableCommand {
             if try ledger.experiment(id) != nil {
                 throw CommandFailure(message: "experiment \(id) exists; continue it with `git grad experiment --resume \(id)` or pick another --name")
             }
-            manifest = ExperimentManifest(id: id, base: try repository.mainTip().hex, grid: try makeGrid(root: repository.root), preset: preset)
+            manifest = ExperimentManifest(
+                id: id, base: try repository.mainTip().hex, grid: try makeGrid(root: repository.root), preset: preset,
+                task: try options.taskName(in: repository))
         }
         let base = try manifest.baseCommit()
-        var config = try repository.config(at: base)
+        // A resumed experiment keeps its task.
+        var config = try repository.config(at: base, task: resume != nil ? manifest.task : options.task)
         models.apply(to: &config)
         // A finished experiment's table is read back from git; no model is started.
         if resume != nil, case let report = try ExperimentReport.read(manifest, from: ledger, config: config), report.complete {

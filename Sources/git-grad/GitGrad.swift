@@ -87,8 +87,19 @@ struct RepositoryOptions: ParsableArguments {
         return try PromptRepository.open(url)
     }
 
-    /// Resolves a revision (labels included), naming it in the error when it does not exist.
+    @Option(help: ArgumentHelp(
+        "The task, by its [tasks.NAME] name or its prompt's path, when grad.toml has several.", valueName: "name"))
+    var task: String?
+
+    /// Resolves a revision (labels included, the task's own), naming it in the error when it does not exist.
     func resolve(_ revision: String, in repository: PromptRepository) throws -> ObjectID {
-        try repository.resolveRevision(revision)
+        // Labels are the selected task's; with several tasks and none selected, the plain ones.
+        try repository.resolveRevision(revision, task: (try? taskName(in: repository)) ?? nil)
+    }
+
+    /// The selected task's name (nil for a `[task]` file), read from main's grad.toml, else the working tree's.
+    func taskName(in repository: PromptRepository) throws -> String? {
+        let tasks = try repository.tasks(at: try? repository.mainTip())
+        return try tasks.select(task).name
     }
 }

@@ -29,7 +29,7 @@ struct LabelCommand: ParsableCommand {
             let expected: Labels.Expectation = try expect.map {
                 $0 == "none" ? .nothing : .version(try options.resolve($0, in: repository))
             } ?? .anything
-            guard let move = try Labels(repository).set(name, to: target, expecting: expected, reason: message) else {
+            guard let move = try Labels(repository, task: options.taskName(in: repository)).set(name, to: target, expecting: expected, reason: message) else {
                 return print("label \(name) already points at \(target.short)")
             }
             print("label \(name): \(move.previousTarget?.short ?? "none") -> \(target.short)")
@@ -43,7 +43,7 @@ struct LabelCommand: ParsableCommand {
 
         func run() throws {
             let repository = try options.open()
-            let moves = try Labels(repository).list()
+            let moves = try Labels(repository, task: options.taskName(in: repository)).list()
             if json { return try printJSON(moves.map(MoveOutput.init)) }
             let width = moves.map(\.label.count).max() ?? 0
             for move in moves {
@@ -61,7 +61,7 @@ struct LabelCommand: ParsableCommand {
 
         func run() throws {
             let repository = try options.open()
-            guard let move = try Labels(repository).history(name, limit: 1).first, let target = move.target else {
+            guard let move = try Labels(repository, task: options.taskName(in: repository)).history(name, limit: 1).first, let target = move.target else {
                 throw PromptRepoError.label("label \(name) was removed; `git grad label log \(name)` shows its history")
             }
             let t = Terminal.standardOutput
@@ -69,7 +69,7 @@ struct LabelCommand: ParsableCommand {
             print("moved by \(move.movedBy.name) <\(move.movedBy.email)> on \(LabelCommand.date(move.movedBy))"
                 + " from \(move.previousTarget?.short ?? "none")")
             if !move.reason.isEmpty { print("why: \(move.reason)") }
-            for split in try repository.evaluationNote(target)?.splits ?? [] {
+            for split in try repository.evaluationNote(target, task: options.taskName(in: repository))?.splits ?? [] {
                 print("\(split.split): \(String(format: "%.3f", split.score)) (\(split.correct)/\(split.total))")
             }
         }
@@ -101,7 +101,7 @@ struct LabelCommand: ParsableCommand {
 
         func run() throws {
             let repository = try options.open()
-            guard let move = try Labels(repository).remove(name, reason: message) else {
+            guard let move = try Labels(repository, task: options.taskName(in: repository)).remove(name, reason: message) else {
                 return print("label \(name) was already removed")
             }
             print("label \(name) removed (was \(move.previousTarget?.short ?? "none"))")

@@ -9,7 +9,7 @@ struct LogCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "log", abstract: "Show the gradient history: steps, verdicts, score changes and gradients.")
 
-    @Argument(help: "Revision to start from (default: main).")
+    @Argument(help: "Revision to start from (default: main), or a task's prompt path to show that prompt's steps only.")
     var revision: String = "main"
 
     @Option(name: .customLong("run"), help: "Only this run.")
@@ -28,8 +28,17 @@ struct LogCommand: ParsableCommand {
 
     func run() throws {
         let repository = try options.open()
-        let start = try options.resolve(revision, in: repository)
-        let entries = try HistoryReader(repository).entries(from: start, run: runID, includeAllRuns: all, limit: maxCount)
+        let tasks = try repository.tasks(at: try? repository.mainTip())
+        // A prompt path names its task; the history then starts at main.
+        let pathTask = tasks.entries.first { GradTasks.normalized($0.prompt) == GradTasks.normalized(revision) }
+        let start = try options.resolve(pathTask == nil ? revision : "main", in: repository)
+        var filter: TaskHistoryFilter?
+        if options.task != nil || pathTask != nil, tasks.entries.count > 1 {
+            let task = try tasks.select(options.task ?? pathTask?.prompt)
+            let runs = try RunLedger(repository).manifests().filter { $0.task == task.name }.map(\.run)
+            filter = TaskHistoryFilter(name: task.name, promptPath: task.prompt, runs: Set(runs))
+        }
+        let entries = try HistoryReader(repository).entries(from: start, run: runID, includeAllRuns: all, limit: maxCount, task: filter)
         if json { return try printJSON(entries) }
         let terminal = Terminal.standardOutput
         for entry in entries { print(render(entry, terminal)) }
@@ -51,6 +60,7 @@ struct LogCommand: ParsableCommand {
             if let variant = entry.variant { head += " v\(variant)" }
             if let op = entry.trailers[TrailerKey.operatorName] { head += " by \(op)" }
             if let run = entry.run { head += t.paint("  run \(run)", .dim) }
+            if let task = entry.trailers[TrailerKey.task] { head += t.paint("  task \(task)", .dim) }
             lines.append(head)
             var scores: [String] = []
             if let holdout = entry.scoreHoldout { scores.append("holdout \(holdout)") }

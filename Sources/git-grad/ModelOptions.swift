@@ -55,7 +55,7 @@ struct ModelOptions: ParsableArguments {
         InterruptHandler.install()
         return try await ModelRuntime(
             task: config.model, optimizer: optimizer ? config.optimizerModel : config.model,
-            judge: config.metric.kind == .judge ? config.judgeModel : nil, prices: config.prices,
+            judge: config.metric.needsJudge ? config.judgeModel : nil, prices: config.prices,
             cacheDirectory: cacheDirectory, budget: budget, log: log, status: status)
     }
 }

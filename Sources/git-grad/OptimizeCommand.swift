@@ -10,6 +10,9 @@ struct OptimizeCommand: AsyncParsableCommand {
         commandName: "optimize",
         abstract: "Optimize the prompt: gradients from errors, candidates on branches, verified winners merged into main.")
 
+    @Argument(help: "The prompt file to optimize (a task's prompt path), when grad.toml has several tasks.")
+    var prompt: String?
+
     // Each flag is a search setting by its one name (see `SearchSetting.all`), checked there.
     @Option(help: "Optimization steps.") var steps: String?
     @Option(help: "Candidate variants per step.") var variants: String?
@@ -39,6 +42,7 @@ struct OptimizeCommand: AsyncParsableCommand {
     @OptionGroup var options: RepositoryOptions
 
     func validate() throws {
+        if prompt != nil, options.task != nil { throw ValidationError("give the prompt's path or --task, not both") }
         if let maxCalls, maxCalls <= 0 { throw ValidationError("--max-calls must be positive") }
         _ = try overrides()
     }
@@ -66,7 +70,10 @@ struct OptimizeCommand: AsyncParsableCommand {
     func run() async throws {
         let repository = try options.open()
         let tip = try repository.mainTip()
-        var config = try repository.config(at: tip)
+        // A named run resumes with its own task unless one is given.
+        var task = options.task ?? prompt
+        if task == nil, resume, let run { task = try RunLedger(repository).runManifest(run)?.task }
+        var config = try repository.config(at: tip, task: task)
         models.apply(to: &config)
         let metaPrompts = try MetaPrompts.load(config: config, root: repository.root)
         // The store takes over the process's one repository handle.

@@ -20,7 +20,7 @@ struct ReportCommand: AsyncParsableCommand {
     func run() async throws {
         let repository = try options.open()
         let builder = ReportBuilder(directory: repository.root)
-        let html = if let experiment { try builder.experimentReport(experiment) } else { try builder.runReport(run) }
+        let html = if let experiment { try builder.experimentReport(experiment) } else { try builder.runReport(run, task: options.task) }
         let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         let url = URL(fileURLWithPath: output, relativeTo: cwd)
         do {

@@ -41,7 +41,7 @@ struct RevertCommand: AsyncParsableCommand {
             trailers = [Trailer(key: TrailerKey.restoresScore, value: String(format: "%@ %.4f", bisect.split.rawValue, result.lastGoodScore))]
             print(String(format: "first bad version %@ (%@ %.3f -> %.3f)", target.short, bisect.split.rawValue, result.lastGoodScore, result.firstBadScore))
         }
-        let result = try repository.revert(target, config: try repository.config(), trailers: trailers)
+        let result = try repository.revert(target, trailers: trailers)
         print("Reverted \(target.short) on main: \(result.commit.short)")
         if !result.workingTreeUpdated {
             print("The working tree was not updated (HEAD is not main, or files there have edits); run `git checkout main` to see it.")

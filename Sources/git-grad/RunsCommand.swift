@@ -16,23 +16,30 @@ struct RunsCommand: AsyncParsableCommand {
         @OptionGroup var options: RepositoryOptions
 
         func run() async throws {
-            let runs = try RunLedger(try options.open()).runOverviews()
+            let repository = try options.open()
+            var runs = try RunLedger(repository).runOverviews()
+            // `--task` (or a file with one task) keeps that task's runs; several tasks and no --task list them all.
+            if options.task != nil || (try? repository.tasks(at: try? repository.mainTip()).entries.count) == 1 {
+                let task = try options.taskName(in: repository)
+                runs = runs.filter { $0.task == task }
+            }
             if json { return try printJSON(runs) }
             guard !runs.isEmpty else { return print("no runs yet; start one with `git grad optimize`") }
             let formatter = DateFormatter()
             formatter.locale = Locale(identifier: "en_US_POSIX")
             formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
             let t = Terminal.standardOutput
-            let widths = [max(24, runs.map(\.run.count).max() ?? 0), 18, 6, 10, 8, 19]
+            let withTasks = runs.contains { $0.task != nil }
+            let widths = [max(24, runs.map(\.run.count).max() ?? 0), 18, 6, 10, 8, 19] + (withTasks ? [max(4, runs.map { $0.task?.count ?? 0 }.max() ?? 0)] : [])
             func row(_ cells: [String]) -> String {
                 zip(cells, widths + [0]).map { cell, width in cell.padding(toLength: max(width, cell.count), withPad: " ", startingAt: 0) }
                     .joined(separator: " ")
             }
-            print(row(["run", "status", "steps", "candidates", "accepted", "started", "merges into"]))
+            print(row(["run", "status", "steps", "candidates", "accepted", "started"] + (withTasks ? ["task"] : []) + ["merges into"]))
             for run in runs {
                 let status = run.status.count > 18 ? String(run.status.prefix(17)) + "…" : run.status
                 let line = row([run.run, status, "\(run.stepsRecorded)/\(run.stepsPlanned)", String(run.candidates), String(run.accepted),
-                                formatter.string(from: run.started), run.trunk])
+                                formatter.string(from: run.started)] + (withTasks ? [run.task ?? "-"] : []) + [run.trunk])
                 print(run.status == "unfinished" ? t.paint(line, .yellow) : line)
             }
             if let unfinished = runs.last(where: { $0.status == "unfinished" && $0.trunk == GradRefs.mainBranch }) {

@@ -30,10 +30,10 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         let repository = try options.open()
         let id = try options.resolve(revision, in: repository)
-        let config = try repository.config(at: id)
+        let config = try repository.config(at: id, task: options.task)
         let message = try repository.stepMessage(id)
         let prompt = (try? repository.promptText(config.task.prompt, at: id)) ?? ""
-        let note = try repository.evaluationNote(id)
+        let note = try repository.evaluationNote(id, task: config.taskName)
         let output = Output(
             commit: id.hex, subject: message.subject, gradient: message.body,
             trailers: Dictionary(message.trailers.map { ($0.key, $0.value) }, uniquingKeysWith: { _, last in last }),

@@ -31,7 +31,7 @@ import Testing
 
     @Test func chatFileParsesIntoItsParts() {
         let file = PromptFile.parse(Self.chat)
-        #expect(file.isChat)
+        #expect(file.format == .chat)
         #expect(file.system == "Route the message to one queue.\n\n## Rules\n- If the message mentions sparks, answer safety.\n- If the customer wants to leave, answer retention.")
         #expect(file.rules == ["If the message mentions sparks, answer safety.", "If the customer wants to leave, answer retention."])
         #expect(file.demos == [PromptFile.Demo(user: "Message: my router is lost", assistant: "field")])
@@ -57,7 +57,7 @@ import Testing
     @Test func singleTemplateFilesReadAsBefore() {
         let text = "Classify this message into one of: a, b.\n\nMessage: {{message}}\n\nQueue:\n"
         let file = PromptFile.parse(text)
-        #expect(!file.isChat)
+        #expect(file.format == .template)
         #expect(file.template == text)
         #expect(file.system == nil)
         #expect(file.demos.isEmpty)

@@ -84,10 +84,9 @@ struct PromptRepositoryTests {
     @Test("revert writes Revert \"subject\", the reverted sha in body and trailer, and updates the working tree")
     func revert() throws {
         try withSamplePromptRepository { repository, url in
-            let config = try repository.config()
             let original = try readFile("prompts/router.md", in: url)
             let edit = try commitPrompt("New prompt {{message}}\n", subject: "Rewrite prompt", in: url, repository: repository)
-            let result = try repository.revert(edit, config: config)
+            let result = try repository.revert(edit)
             #expect(result.reverted == edit)
             #expect(result.workingTreeUpdated)
             #expect(try repository.mainTip() == result.commit)
@@ -103,7 +102,7 @@ struct PromptRepositoryTests {
             #expect(entries.map(\.kind) == [.revert, .commit, .seed])
 
             // Reverting it again changes nothing and is refused.
-            let again = #expect(throws: PromptRepoError.self) { try repository.revert(edit, config: config) }
+            let again = #expect(throws: PromptRepoError.self) { try repository.revert(edit) }
             #expect(again?.description.contains("changes nothing") == true)
             #expect(try repository.mainTip() == result.commit)
         }
@@ -112,10 +111,9 @@ struct PromptRepositoryTests {
     @Test("revert refuses uncommitted prompt edits and commits that are not on main")
     func revertRefusals() throws {
         try withSamplePromptRepository { repository, url in
-            let config = try repository.config()
             let edit = try commitPrompt("Edit {{message}}\n", subject: "Edit", in: url, repository: repository)
             try writeFile("unsaved\n", "prompts/router.md", in: url)
-            let dirty = #expect(throws: PromptRepoError.self) { try repository.revert(edit, config: config) }
+            let dirty = #expect(throws: PromptRepoError.self) { try repository.revert(edit) }
             #expect(dirty?.description.contains("prompts/router.md: uncommitted edits") == true)
             #expect(try repository.mainTip() == edit)
             #expect(try readFile("prompts/router.md", in: url) == "unsaved\n")
@@ -123,7 +121,7 @@ struct PromptRepositoryTests {
 
             let side = try repository.git.createCommit(
                 message: "side", tree: try repository.git.commit(edit).tree, parents: [edit], updateReference: "refs/heads/side")
-            let offMain = #expect(throws: PromptRepoError.self) { try repository.revert(side, config: config) }
+            let offMain = #expect(throws: PromptRepoError.self) { try repository.revert(side) }
             #expect(offMain?.description.contains("not on main") == true)
             #expect(try repository.mainTip() == edit)
         }
@@ -132,10 +130,9 @@ struct PromptRepositoryTests {
     @Test("revert while HEAD is on another branch moves main but leaves the working tree alone")
     func revertWithHeadElsewhere() throws {
         try withSamplePromptRepository { repository, url in
-            let config = try repository.config()
             let edit = try commitPrompt("Edit {{message}}\n", subject: "Edit", in: url, repository: repository)
             try git("checkout", "-q", "-b", "elsewhere", in: url)
-            let result = try repository.revert(edit, config: config)
+            let result = try repository.revert(edit)
             #expect(!result.workingTreeUpdated)
             #expect(try repository.mainTip() == result.commit)
             #expect(try readFile("prompts/router.md", in: url) == "Edit {{message}}\n")

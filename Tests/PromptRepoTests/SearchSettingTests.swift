@@ -101,7 +101,7 @@ struct SearchSettingTests {
 
     @Test("docs/settings.md lists every setting by its name")
     func documented() throws {
-        let docs = try String(contentsOf: sampleRepo.deletingLastPathComponent().appendingPathComponent("docs/settings.md"), encoding: .utf8)
+        let docs = try String(contentsOf: packageRoot.appendingPathComponent("docs/settings.md"), encoding: .utf8)
         for setting in SearchSetting.all {
             #expect(docs.contains("| `\(setting.name)` |"), "\(setting.name) is not in docs/settings.md")
         }

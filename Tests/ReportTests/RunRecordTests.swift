@@ -28,7 +28,7 @@ struct RunRecordTests {
             let examples = (0..<4).map { EvaluationNote.ExampleResult(id: "h\($0)", output: "positive", expected: "positive", correct: Double($0) < score * 4, score: Double($0) < score * 4 ? 1 : 0) }
             try await store.recordSplit(
                 .init(split: "holdout", score: score, correct: Int(score * 4), total: 4, examples: examples), of: commit, promptPath: promptPath,
-                model: model, metric: "exact")
+                model: model, metric: "exact", task: nil)
         }
         try await note(0.5, on: seed)
         func trailers(_ variant: Int, _ kind: String) -> [Trailer] {

@@ -13,7 +13,27 @@ public let packageRoot: URL = {
     fatalError("Package.swift not found above \(#filePath)")
 }()
 
-public let sampleRepo = packageRoot.appendingPathComponent("sample-repo")
+/// sample-repo/ as it is: two tasks (`[tasks.router]`, `[tasks.reviews]`).
+public let sampleRepoWithTasks = packageRoot.appendingPathComponent("sample-repo")
+
+/// sample-repo/ with its router task alone, in the one-`[task]` form grad.toml had before tasks
+/// had names: what most tests drive, and proof that such a file still means one task.
+public let sampleRepo: URL = {
+    let copy = FileManager.default.temporaryDirectory.appendingPathComponent("git-grad-sample-router-\(getpid())", isDirectory: true)
+    try? FileManager.default.removeItem(at: copy)
+    try! FileManager.default.copyItem(at: sampleRepoWithTasks, to: copy)
+    try! FileManager.default.removeItem(at: copy.appendingPathComponent("prompts/reviews.prompt.yml"))
+    var config = try! String(contentsOf: copy.appendingPathComponent("grad.toml"), encoding: .utf8)
+    if let reviews = config.range(of: "\n[tasks.reviews]") { config = String(config[..<reviews.lowerBound]) + "\n" }
+    if let router = config.range(of: "[tasks.router]\n") {
+        config = "# git-grad prompt repository: route Brightwave support messages to one of five queues.\n"
+            + "# The queue names do not explain themselves; RULES.md has the rules a good prompt must teach.\n\n"
+            + config[router.lowerBound...]
+    }
+    config = config.replacingOccurrences(of: "[tasks.router.metric]", with: "[metric]").replacingOccurrences(of: "[tasks.router]", with: "[task]")
+    try! config.write(to: copy.appendingPathComponent("grad.toml"), atomically: true, encoding: .utf8)
+    return copy
+}()
 
 /// A temporary directory removed when the value goes away.
 public final class TemporaryDirectory {

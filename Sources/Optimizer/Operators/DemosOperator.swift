@@ -12,8 +12,7 @@ public struct DemosOperator: CandidateOperator {
     public init() {}
 
     public func propose(_ input: OperatorInput) async throws -> ProposedCandidate? {
-        let file = PromptFile.parse(input.current)
-        guard file.canBecomeChat else { return nil }
+        guard let file = try? PromptFile.read(input.current, path: input.promptPath), file.canBecomeChat else { return nil }
         let template = PromptTemplate(text: file.template, path: input.promptPath)
         let pool = input.train.filter { row in
             !input.excludedIDs.contains(row.id) && !input.excludedInputs.contains(Self.inputKey(row, fields: input.inputFields))

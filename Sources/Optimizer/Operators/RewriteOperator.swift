@@ -17,9 +17,17 @@ public struct RewriteOperator: CandidateOperator {
 
     public func propose(_ input: OperatorInput) async throws -> ProposedCandidate? {
         let examples = GradientWriter.describe(outcomes: input.selected, shownTargets: input.shownTargets, inputFields: input.inputFields)
-        guard let candidate = try await proposer.propose(
-            prompt: input.current, gradient: input.gradient, examples: examples, variant: input.variant, step: input.step)
+        // A file with more than the template around it (YAML keys, Prompty front matter) has
+        // only its template rewritten: the model never sees, so never breaks, the rest.
+        guard let file = try? PromptFile.read(input.current, path: input.promptPath) else { return nil }
+        let templateOnly = file.format == .promptYAML || !file.frontMatter.isEmpty
+        guard var candidate = try await proposer.propose(
+            prompt: templateOnly ? file.template : input.current, gradient: input.gradient, examples: examples,
+            variant: input.variant, step: input.step)
         else { return nil }
+        if templateOnly {
+            candidate.text = file.withTemplate(PromptFile.trimBlankLines(candidate.text)).render()
+        }
         var feedback = input.gradient?.text ?? "(no feedback: prompt-only rewrite)"
         if !candidate.restoredPlaceholders.isEmpty {
             feedback += "\n\n(git-grad restored placeholders the model dropped: \(candidate.restoredPlaceholders.map { "{{\($0)}}" }.joined(separator: ", ")))"

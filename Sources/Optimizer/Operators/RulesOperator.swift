@@ -25,8 +25,7 @@ public struct RulesOperator: CandidateOperator {
     public func propose(_ input: OperatorInput) async throws -> ProposedCandidate? {
         let wrong = zip(input.selected, input.shownTargets).filter { !$0.0.correct }
         guard !wrong.isEmpty else { return nil }
-        let file = PromptFile.parse(input.current)
-        guard file.canBecomeChat else { return nil }
+        guard let file = try? PromptFile.read(input.current, path: input.promptPath), file.canBecomeChat else { return nil }
         let examples = GradientWriter.describe(outcomes: wrong.map(\.0), shownTargets: wrong.map(\.1), inputFields: input.inputFields)
         let request = MetaPrompts.fill(metaPrompts.rules, [
             "examples": examples,
