@@ -165,6 +165,39 @@ struct TasksTests {
         }
     }
 
+    @Test("push and pull carry each task's notes and labels; notes of both clones are merged per task")
+    func sharing() throws {
+        let server = Self.server()
+        try server.start()
+        defer { server.stop() }
+        try withTasksRepository { repo in
+            let parent = repo.deletingLastPathComponent()
+            let remote = parent.appendingPathComponent("remote.git").path
+            try git("init", "-q", "--bare", "-b", "main", remote, in: parent)
+            try git("push", "-q", remote, "main", in: repo)
+            try git("clone", "-q", remote, "a", in: parent)
+            try git("clone", "-q", remote, "b", in: parent)
+            let (a, b) = (parent.appendingPathComponent("a"), parent.appendingPathComponent("b"))
+            try grad(["optimize", "--task", "reviews", "--steps", "1", "--variants", "1", "--operators", "demos"] + fakeModel(server), in: a)
+            try grad("label", "set", "production", "main", "--task", "reviews", in: a)
+            try grad("push", in: a)
+            for pattern in ["refs/notes/grad-task/reviews", "refs/grad/task-labels/reviews/production"] {
+                #expect(!(try git("--git-dir", remote, "for-each-ref", pattern, in: a)).isEmpty, "\(pattern) on the remote")
+            }
+            // b evaluated the seed for the reviews task meanwhile: its note and a's are merged.
+            try grad(["eval", "--task", "reviews", "--split", "test"] + fakeModel(server), in: b)
+            try grad("pull", in: b)
+            #expect(try git("rev-parse", "main", in: b) == (try git("rev-parse", "main", in: a)))
+            #expect(try git("notes", "--ref=grad-task/reviews", "show", "main", in: b)
+                == (try git("notes", "--ref=grad-task/reviews", "show", "main", in: a)))
+            let seed = try git("rev-list", "--max-parents=0", "main", in: b).trimmingCharacters(in: .whitespacesAndNewlines)
+            let seedNote = try git("notes", "--ref=grad-task/reviews", "show", seed, in: b)
+            #expect(seedNote.contains("\"split\" : \"test\"") && seedNote.contains("\"split\" : \"holdout\""), "\(seedNote)")
+            #expect(try grad("label", "show", "production", "--task", "reviews", in: b).contains("label production"))
+            #expect(try runGit(["fsck", "--full"], in: b).status == 0)
+        }
+    }
+
     @Test("malformed .prompt.yml files get one line naming file and line or key, and nothing is written")
     func malformedFiles() throws {
         let server = Self.server()
