@@ -3,7 +3,8 @@
 # (default sample-repo/), `git grad optimize` with the quickstart's settings and the embedded
 # models, then one line of figures per seed and the mean/min/max of test accuracy.
 # Usage: Benchmarks/optimize-seeds.sh [TEMPLATE] [SEEDS...]   (env: BIN, STEPS, VARIANTS, OUT, TASK)
-# TASK picks a task of a template with several (sample-repo: router, the default, or reviews).
+# TASK picks a task of a template with several (sample-repo: router, the default, or reviews);
+# OPERATORS and SETTINGS (space-separated NAME=VALUE) pass --operators and --set to optimize.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TEMPLATE="${1:-sample-repo}"; shift || true
@@ -22,7 +23,8 @@ for seed in "${SEEDS[@]}"; do
     rm -rf "$repo"
     "$BIN" init "$repo" --from "$TEMPLATE" >/dev/null
     start=$(date +%s)
-    "$BIN" -C "$repo" optimize ${TASK:+--task "$TASK"} --steps "$STEPS" --variants "$VARIANTS" --seed "$seed" --json > "$repo.events.jsonl" 2> "$repo.stderr"
+    extra=(); for setting in ${SETTINGS:-}; do extra+=(--set "$setting"); done
+    "$BIN" -C "$repo" optimize ${TASK:+--task "$TASK"} ${OPERATORS:+--operators "$OPERATORS"} "${extra[@]}" --steps "$STEPS" --variants "$VARIANTS" --seed "$seed" --json > "$repo.events.jsonl" 2> "$repo.stderr"
     echo $(( $(date +%s) - start )) > "$repo.wall"
   fi
 done

@@ -14,6 +14,17 @@ public struct MetaPrompts: Sendable, Equatable {
     /// For the `rules` operator: one-line rules from the errors. Placeholders: `{{examples}}`,
     /// `{{labels}}`, `{{rules}}`, `{{count}}`, `{{field}}` (the input field's name).
     public var rules: String
+    /// For the `glossary` operator: one line on what one label means, from rows that have it.
+    /// Placeholders: `{{label}}`, `{{examples}}`, `{{field}}`.
+    public var glossary: String = MetaPrompts.defaultGlossary
+
+    static let defaultGlossary = """
+        These are {{field}}s that are correctly answered "{{label}}":
+        {{examples}}
+
+        In one short line, say what {{field}}s answered "{{label}}" are about: the topic or words
+        they share, in general terms. Write only that line, starting with the topic.
+        """
 
     public static let defaults = MetaPrompts(
         gradient: """
@@ -118,6 +129,7 @@ public struct MetaPrompts: Sendable, Equatable {
             case "propose": prompts.propose = text
             case "rewrite": prompts.rewrite = text
             case "rules": prompts.rules = text
+            case "glossary": prompts.glossary = text
             default: break
             }
         }

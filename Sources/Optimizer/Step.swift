@@ -9,6 +9,8 @@ import PromptRepo
 ///     resume:   what git holds for the step           -> RecordedCandidates?
 ///     sample:   minibatches, evaluated, until errors  -> Minibatch?
 ///     propose:  a gradient and the operators          -> [ProposedCandidate]
+///     screen:   every candidate on train rows; the    -> [ProposedCandidate]
+///               best few go on (Screening.swift)
 ///     commit:   each candidate on its own branch      -> CandidateCommits
 ///     verify:   each candidate against the holdout    -> StepVerification
 ///     decide:   the winner, every verdict recorded    -> StepDecision
@@ -55,7 +57,8 @@ extension OptimizerRun {
             return .skipped
         }
         let record = StepRecord(run: self, context: context, step: step)
-        let candidates = try await propose(step, current: current, batch: batch, recorded: recorded, context: context)
+        let proposed = try await propose(step, current: current, batch: batch, recorded: recorded, context: context)
+        let candidates = try await screen(proposed, step: step, current: current, batch: batch, recorded: recorded, context: context)
         let commits = try await commit(candidates, batch: batch, recorded: recorded, record: record, state: &state)
         let verification = try await verify(candidates, commits: commits, step: step, current: current, state: state, context: context)
         let decision = try await decide(verification, candidates: candidates, commits: commits, record: record, usageBefore: usageBefore)
@@ -122,6 +125,7 @@ extension OptimizerRun {
                                    uniquingKeysWith: { first, _ in first })
         let gradient = operators.values.contains(where: \.needsGradient) && search.feedback != .none
             ? try await writeGradient(step, current: current, batch: batch, shownTargets: shownTargets, context: context) : nil
+        let rejected = missing.isEmpty ? RejectedIdeas() : try await rejectedIdeas(before: step, context: context)
         if !missing.isEmpty { emit(.phase(name: "candidates (step \(step))", total: missing.count)) }
         var candidates: [ProposedCandidate] = []
         for variant in 1...search.variants {
@@ -130,11 +134,12 @@ extension OptimizerRun {
                 continue
             }
             guard let op = operators[variant] else { continue }
-            let input = OperatorInput(
+            var input = OperatorInput(
                 step: step, variant: variant, current: current, promptPath: config.task.prompt, batch: batch.outcomes,
                 selected: batch.selected, shownTargets: shownTargets, gradient: gradient, train: context.train,
                 excludedIDs: context.excludedIDs, excludedInputs: context.excludedInputs, inputFields: config.task.inputFields,
                 labels: config.metric.labels, search: search)
+            input.rejected = rejected
             if let candidate = try await op.propose(input) {
                 candidates.append(candidate)
             } else {

@@ -141,7 +141,7 @@ public struct GradConfig: Sendable, Equatable {
     private static func readMetaPrompts(_ root: inout TOMLReader) throws -> [String: String] {
         var metaPrompts: [String: String] = [:]
         guard var metaReader = try root.subtable("meta_prompts") else { return metaPrompts }
-        for role in ["gradient", "critique", "propose", "rewrite", "rules", "judge"] {
+        for role in ["gradient", "critique", "propose", "rewrite", "rules", "glossary", "judge"] {
             if let path = try metaReader.string(role) { metaPrompts[role] = path }
         }
         try metaReader.rejectUnknownKeys()

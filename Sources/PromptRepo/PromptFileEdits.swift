@@ -27,6 +27,50 @@ extension PromptFile {
         return file
     }
 
+    /// The heading under which the `glossary` operator keeps one line per label.
+    public static let glossaryHeading = "## Labels"
+
+    /// The label lines under the glossary heading of the system message.
+    public var glossary: [String] {
+        guard let system else { return [] }
+        let lines = system.components(separatedBy: "\n")
+        guard let range = Self.glossaryRange(lines) else { return [] }
+        return lines[range].compactMap(Self.ruleText)
+    }
+
+    /// The file with `entries` as the glossary of the system message, placed before its rules
+    /// (a single template becomes a chat file, as with rules).
+    public func withGlossary(_ entries: [String]) -> PromptFile {
+        var file = asChat()
+        let entryLines = entries.map { "- " + Self.literal(Self.oneLine($0)) }
+        guard file.blocks.first?.role == .system else {
+            let content = ([Self.glossaryHeading] + entryLines).joined(separator: "\n")
+            file.blocks.insert(Block(role: .system, content: content), at: 0)
+            return file
+        }
+        var lines = file.blocks[0].content.components(separatedBy: "\n")
+        if let range = Self.glossaryRange(lines) {
+            lines.replaceSubrange(range, with: entryLines)
+        } else {
+            let at = Self.rulesRange(lines).map { $0.lowerBound - 1 } ?? lines.count
+            var section = [Self.glossaryHeading] + entryLines + [""]
+            if at > 0, !lines[at - 1].trimmingCharacters(in: .whitespaces).isEmpty { section.insert("", at: 0) }
+            lines.insert(contentsOf: section, at: at)
+            while lines.last?.trimmingCharacters(in: .whitespaces).isEmpty == true { lines.removeLast() }
+        }
+        file.blocks[0].body = lines.joined(separator: "\n") + "\n\n"
+        return file
+    }
+
+    /// The bullet lines after the glossary heading.
+    static func glossaryRange(_ lines: [String]) -> Range<Int>? {
+        guard let heading = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == glossaryHeading.lowercased() })
+        else { return nil }
+        var end = heading + 1
+        while end < lines.count, ruleText(lines[end]) != nil { end += 1 }
+        return (heading + 1)..<end
+    }
+
     /// The file with `demos` as its worked examples, placed between the system message and the template.
     public func withDemos(_ demos: [Demo]) -> PromptFile {
         var file = asChat()
@@ -149,7 +193,7 @@ extension PromptFile {
         return nil
     }
 
-    static func oneLine(_ text: String) -> String {
+    public static func oneLine(_ text: String) -> String {
         text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
     }
 

@@ -166,10 +166,13 @@ extension SearchSetting {
         integer("max_rules", \.maxRules, minimum: 1, "rules the rules operator keeps"),
         integer("max_demos", \.maxDemos, minimum: 1, "worked examples the demos operator places"),
         integer("demo_tokens", \.demoTokens, minimum: 1, "about how many tokens the worked examples take"),
+        integer("screen_rows", \.screenRows, minimum: 0, "train rows each candidate is scored on before the holdout (0: no screening)",
+                trailer: true),
+        integer("verify", \.verify, minimum: 1, "candidates of a step that go to the holdout: the best screened", trailer: true),
     ]
 
     static let operators = SearchSetting(
-        name: "operators", help: "how candidates are made: rules, demos, rewrite, merge", shape: .operators, inTrailer: true,
+        name: "operators", help: "how candidates are made: rules, demos, rewrite, merge, glossary", shape: .operators, inTrailer: true,
         read: { $0.operators.map { .words($0.map(\.rawValue)) } },
         write: { settings, value in
             if case .words(let names)? = value { settings.operators = try? SearchSettings.Operator.parse(names) } else { settings.operators = nil }

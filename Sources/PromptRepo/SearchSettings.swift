@@ -10,7 +10,7 @@ public struct SearchSettings: Sendable, Equatable {
     public enum Labels: String, Sendable, CaseIterable, Codable { case correct, shuffled }
     /// How a candidate is made from the current prompt (see the Optimizer's operators).
     public enum Operator: String, Sendable, CaseIterable, Codable {
-        case rules, demos, rewrite, merge
+        case rules, demos, rewrite, merge, glossary
 
         /// Operators by name, for grad.toml and `--operators`; throws for the first bad one.
         public static func parse(_ names: [String]) throws(UnknownOperator) -> [Operator] {
@@ -74,6 +74,13 @@ public struct SearchSettings: Sendable, Equatable {
     public var maxDemos = 10
     /// ... and at most about this many tokens of them.
     public var demoTokens = 1200
+    /// Screening: each candidate is scored on this many train rows (outside the step's
+    /// minibatch) before the holdout; 0 sends every candidate to the holdout. Runs recorded
+    /// before screening existed resume with 0.
+    public var screenRows = 24
+    /// How many screened candidates of a step go to the holdout: the best on the screening rows,
+    /// and only those better there than the current prompt.
+    public var verify = 2
 
     public init() {}
 

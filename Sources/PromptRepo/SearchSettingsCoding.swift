@@ -79,6 +79,8 @@ extension SearchSettings: Codable {
         for setting in SearchSetting.all {
             if let value = try setting.decode(from: container) { setting.apply(value, to: &self) }
         }
+        // A run recorded before screening existed sent every candidate to the holdout, and resumes so.
+        if !container.contains(SettingKey("screen_rows")) { screenRows = 0 }
     }
 
     public func encode(to encoder: Encoder) throws {

@@ -37,6 +37,10 @@ public enum TrailerKey {
     public static let pValue = "P-Value"
     public static let alpha = "Alpha"
     public static let balancedAccuracy = "Balanced-Accuracy"
+    /// Screening: how many candidates of the step were scored on train rows, and this one's
+    /// train score there against the current prompt's.
+    public static let screened = "Screened"
+    public static let scoreScreen = "Score-Screen"
     public static let majorityBaseline = "Majority-Baseline"
 }
 

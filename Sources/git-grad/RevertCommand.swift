@@ -28,6 +28,8 @@ struct RevertCommand: AsyncParsableCommand {
 
     func run() async throws {
         let repository = try options.open()
+        // A grad.toml that does not read is reported before anything is written.
+        for task in try repository.tasks().entries { _ = try repository.config(task: task.name ?? task.prompt) }
         var target: ObjectID
         var trailers: [Trailer] = []
         if let revision {

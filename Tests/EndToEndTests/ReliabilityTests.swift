@@ -417,7 +417,7 @@ struct HostileTextTests {
             }
             // No forged trailer: every trailer key is one git-grad writes, every run id is real.
             let runs = Set(lines(try git("for-each-ref", "--format=%(refname:lstrip=3)", "refs/grad/runs/", in: repo)))
-            let allowed = Set(["Grad-Run", "Grad-Step", "Grad-Variant", "Grad-Kind", "Grad-Errors", "Score-Train", "Score-Holdout",
+            let allowed = Set(["Grad-Run", "Screened", "Score-Screen", "Grad-Step", "Grad-Variant", "Grad-Kind", "Grad-Errors", "Score-Train", "Score-Holdout",
                                "Regressions", "Improvements", "Verdict", "Model", "Optimizer-Model", "Grad-Settings", "Seed", "Calls",
                                "Tokens", "Operator", "Demos", "Merged", "Prevalence", "Balanced-Accuracy", "Majority-Baseline", "Test", "P-Value", "Alpha"])
             for line in lines(try git("log", "--all", "--format=%(trailers:only,unfold)", in: repo)) {

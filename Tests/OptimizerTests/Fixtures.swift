@@ -12,7 +12,7 @@ import PromptRepo
 /// the items in `breakIDs` wrong. Requests are told apart by the default meta-prompts' wording.
 struct ToyTask {
     static let seedPrompt = "Label the item as a or b.\n\nItem: {{text}}\n\nLabel:\n"
-    let trainCount = 12
+    var trainCount = 12
     /// 24 rows: the seed gets 12 wrong, so a candidate that fixes them all is significant
     /// (sign test p = 2^-12) at alpha 0.05 over two variants.
     var holdoutCount = 24
@@ -26,9 +26,11 @@ struct ToyTask {
     var train: ClosedRange<Int> { 1...trainCount }
     var holdout: ClosedRange<Int> { 101...(100 + holdoutCount) }
 
-    /// `search` holds `key = value` lines that replace the defaults of `[search]`.
+    /// `search` holds `key = value` lines that replace the defaults of `[search]`. Screening is
+    /// off unless asked for: the toy train set (12 rows, batches of 6) is too small to screen on,
+    /// and most tests look at what verification does with every candidate.
     func makeRepository(in directory: TemporaryDirectory, search: String = "") throws -> URL {
-        var settings: [(String, String)] = [("steps", "1"), ("batch_size", "6"), ("variants", "2"), ("seed", "3")]
+        var settings: [(String, String)] = [("steps", "1"), ("batch_size", "6"), ("variants", "2"), ("seed", "3"), ("screen_rows", "0")]
         for line in search.split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             settings.removeAll { $0.0 == parts[0] }

@@ -81,6 +81,63 @@ import Testing
         #expect(summary.accepted == 1)
     }
 
+    @Test("glossary: one line per label from train rows, once in the system message, and only while the prompt has none")
+    func glossaryOperatorWritesOneLinePerLabel() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try task.makeRepository(in: directory, search: "operators = [\"glossary\"]\nvariants = 1\nsteps = 2")
+        let server = FakeLLMServer(script: { request in
+            let last = request.lastUserMessage
+            if last.contains("are about") {
+                return .completion(last.contains("answered \"a\"") ? "- Items with an odd number (GLOSSX)." : "Items whose number divides by three.")
+            }
+            // The glossary teaches what RULEX teaches in the base script.
+            guard let match = last.firstMatch(of: /item #(\d+)/), let n = Int(match.1) else { return .completion("a") }
+            let label = n % 3 == 0 ? "b" : "a"
+            let system = request.messages.first { $0.role == "system" }?.content ?? ""
+            let correct = n % 2 == 0 || (system.contains("GLOSSX") && n % 4 == 1)
+            return .completion(correct ? label : (label == "a" ? "b" : "a"))
+        })
+        try server.start()
+        defer { server.stop() }
+        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        let file = PromptFile.parse(try git(["show", "grad/\(summary.run)/s1v1~1:prompts/p.md"], in: repo))
+        #expect(file.glossary == ["a: Items with an odd number (GLOSSX).", "b: Items whose number divides by three."])
+        #expect(file.system?.hasPrefix(PromptFile.glossaryHeading) == true)
+        #expect(file.template == ToyTask.seedPrompt.trimmingCharacters(in: .newlines))
+        #expect(try trailers("grad/\(summary.run)/s1v1~1", in: repo).contains("Operator: glossary"))
+        // Holdout rows are never shown to the model that writes the glossary.
+        let asked = server.requests.filter { $0.lastUserMessage.contains("are about") }
+        #expect(asked.count == 2)
+        #expect(!asked.contains { $0.lastUserMessage.firstMatch(of: /item #1\d\d\b/) != nil })
+        // Accepted in step 1, the glossary is not proposed again in step 2.
+        #expect(summary.accepted == 1)
+        #expect(try git(["for-each-ref", "refs/heads/grad/\(summary.run)/s2v1"], in: repo).isEmpty)
+    }
+
+    @Test("screening: every candidate scored on train rows, only the best `verify` go to the holdout, with Screened and Score-Screen")
+    func screeningSendsTheBestToTheHoldout() async throws {
+        let directory = try TemporaryDirectory()
+        // A larger train set so there are rows outside the minibatch to screen on.
+        var bigger = task
+        bigger.trainCount = 40
+        let repo = try bigger.makeRepository(
+            in: directory, search: "operators = [\"rules\", \"demos\", \"rewrite\"]\nvariants = 3\nscreen_rows = 20\nverify = 1")
+        let server = FakeLLMServer(script: Self.script())
+        try server.start()
+        defer { server.stop() }
+        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        let branches = lines(try git(["for-each-ref", "--format=%(refname:short)", "refs/heads/grad/\(summary.run)/"], in: repo))
+        #expect(branches.count == 1, "\(branches)")
+        let verified = try #require(branches.first)
+        let trailerText = try trailers("\(verified)~1", in: repo)
+        #expect(trailerText.contains("Screened: 3"))
+        #expect(trailerText.contains("Score-Screen: "))
+        #expect(trailerText.contains("train rows"))
+        // The rewrite that answers `a` everywhere fixes nothing on train and never reaches the holdout.
+        #expect(!trailerText.contains("Operator: rewrite"))
+        #expect(try git(["log", "-1", "--format=%(trailers:key=Grad-Settings,valueonly)", "\(verified)~1"], in: repo).contains("verify=1"))
+    }
+
     @Test func demosNeverComeFromHoldoutOrTestRowsAndAreCapped() async throws {
         let row = { (id: String, text: String, label: String) in Example(id: id, fields: ["text": text, "label": label], target: label, source: "t:1") }
         let train = (1...30).map { row("t\($0)", "item #\($0)", $0 % 3 == 0 ? "b" : "a") }

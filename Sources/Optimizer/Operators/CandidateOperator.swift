@@ -25,6 +25,8 @@ public struct OperatorInput: Sendable {
     public var inputFields: [String]
     public var labels: [String]
     public var search: SearchSettings
+    /// What earlier steps of the run tried and the holdout refused: never proposed again.
+    public var rejected = RejectedIdeas()
 
     public init(
         step: Int, variant: Int, current: String, promptPath: String, batch: [ExampleOutcome], selected: [ExampleOutcome],
@@ -102,7 +104,7 @@ extension ProposedCandidate {
             variant: variant,
             operatorName: message.value(TrailerKey.operatorName).flatMap(SearchSettings.Operator.init(rawValue:)) ?? .rewrite,
             summary: message.subject, text: text, feedback: message.body,
-            trailers: message.trailers.filter { [TrailerKey.demos, TrailerKey.merged].contains($0.key) })
+            trailers: message.trailers.filter { [TrailerKey.demos, TrailerKey.merged, TrailerKey.screened, TrailerKey.scoreScreen].contains($0.key) })
     }
 }
 
@@ -125,6 +127,7 @@ extension SearchSettings.Operator {
         case .demos: return DemosOperator()
         case .rewrite: return RewriteOperator(client: tools.client, metaPrompts: tools.metaPrompts, settings: tools.settings)
         case .merge: return MergeOperator(store: tools.store, run: tools.run, trunk: tools.trunk)
+        case .glossary: return GlossaryOperator(client: tools.client, metaPrompts: tools.metaPrompts, settings: tools.settings)
         }
     }
 }

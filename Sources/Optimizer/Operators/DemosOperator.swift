@@ -56,7 +56,8 @@ public struct DemosOperator: CandidateOperator {
         // Interleave classes in a seeded order, so the last worked example is not always the same answer.
         let ordered = Self.interleaved(chosen.shuffled(using: &generator))
         let text = file.withDemos(ordered.map(\.demo)).render().withoutControlCharacters
-        guard text != input.current else { return nil }
+        // The same worked examples as a rejected candidate of this run: nothing new to try.
+        guard text != input.current, !input.rejected.rejects(demoIDs: ordered.map(\.id)) else { return nil }
         return proposal(text, demos: ordered, errors: errors, keptIDs: keptIDs, input: input)
     }
 

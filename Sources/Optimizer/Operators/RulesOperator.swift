@@ -38,7 +38,8 @@ public struct RulesOperator: CandidateOperator {
         let response = try await client.complete(ChatRequest(
             messages: [ChatMessage(.user, request)], temperature: input.variant == 1 ? min(settings.temperature, 0.3) : max(settings.temperature, 0.7),
             maxTokens: min(settings.maxTokens, 80 * perCandidate), seed: (settings.seed ?? 0) + sample, sampleIndex: sample))
-        let written = Self.parseRules(response.text, labels: input.labels, limit: perCandidate)
+        // A rule a rejected candidate of this run already tried is not proposed again.
+        let written = Self.parseRules(response.text, labels: input.labels, limit: perCandidate).filter { !input.rejected.rejects(rule: $0) }
         guard !written.isEmpty else { return nil }
         let merged = Self.merge(existing: file.rules, new: written, cap: input.search.maxRules)
         guard merged.added > 0 else { return nil }
