@@ -75,9 +75,10 @@ public struct SearchSettings: Sendable, Equatable {
     /// ... and at most about this many tokens of them.
     public var demoTokens = 1200
     /// Screening: each candidate is scored on this many train rows (outside the step's
-    /// minibatch) before the holdout; 0 sends every candidate to the holdout. Runs recorded
-    /// before screening existed resume with 0.
-    public var screenRows = 24
+    /// minibatch) before the holdout; 0 (the default until it measures better on the sample and
+    /// BBH, docs/benchmarks.md) sends every candidate to the holdout. Runs recorded before
+    /// screening existed resume with 0.
+    public var screenRows = 0
     /// How many screened candidates of a step go to the holdout: the best on the screening rows,
     /// and only those better there than the current prompt.
     public var verify = 2

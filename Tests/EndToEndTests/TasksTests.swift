@@ -111,6 +111,12 @@ struct TasksTests {
             #expect(evaluators.first?["passRate"] as? Double == 1.0)
             #expect((report["summary"] as? [String: Any])?["totalTests"] as? Int == 7)
 
+            // The report of a task's newest run.
+            try grad("report", "--task", "reviews", "-o", "reviews.html", in: repo)
+            let html = try readFile("reviews.html", in: repo)
+            #expect(html.contains(reviewsRun) && !html.contains(routerRun))
+            try FileManager.default.removeItem(at: repo.appendingPathComponent("reviews.html"))
+
             // Labels are per task.
             try grad("label", "set", "production", "main", "--task", "reviews", in: repo)
             #expect(try git("for-each-ref", "--format=%(refname)", "refs/grad/task-labels/", in: repo) == "refs/grad/task-labels/reviews/production\n")
