@@ -54,17 +54,7 @@ public struct EvaluatorsScorer: Scorer {
     }
 
     /// `{{name}}` replaced by the row's field of that name; unknown names stay as written.
-    static func fill(_ template: String, _ fields: [String: String]) -> String {
-        var result = ""
-        var rest = template[...]
-        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
-            result += rest[..<open.lowerBound]
-            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            result += fields[name] ?? String(rest[open.lowerBound..<close.upperBound])
-            rest = rest[close.upperBound...]
-        }
-        return result + rest
-    }
+    static func fill(_ template: String, _ fields: [String: String]) -> String { PromptTemplate.substitute(template, fields) }
 }
 
 /// One evaluator's result on one answer.

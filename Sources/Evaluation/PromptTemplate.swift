@@ -44,3 +44,20 @@ public struct PromptTemplate: Sendable, Equatable {
         return result
     }
 }
+
+extension PromptTemplate {
+    /// `{{name}}` slots replaced by `values[name]`; a name without a value stays as written.
+    /// Values are inserted once, never re-scanned, so a value holding `{{message}}` passes through
+    /// intact (meta-prompts, `.prompt.yml` evaluators).
+    public static func substitute(_ template: String, _ values: [String: String]) -> String {
+        var result = ""
+        var rest = template[...]
+        while let open = rest.range(of: "{{"), let close = rest[open.upperBound...].range(of: "}}") {
+            result += rest[..<open.lowerBound]
+            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            result += values[name] ?? String(rest[open.lowerBound..<close.upperBound])
+            rest = rest[close.upperBound...]
+        }
+        return result + rest
+    }
+}

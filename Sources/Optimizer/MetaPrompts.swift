@@ -1,3 +1,4 @@
+import Evaluation
 import Foundation
 import PromptRepo
 
@@ -138,20 +139,5 @@ public struct MetaPrompts: Sendable, Equatable {
 
     /// Fills `{{name}}` slots of a meta-prompt. Values are inserted once, never re-scanned, so a
     /// prompt that itself contains `{{message}}` passes through intact.
-    static func fill(_ template: String, _ values: [String: String]) -> String {
-        var result = ""
-        var rest = template[...]
-        while let open = rest.range(of: "{{") {
-            guard let close = rest[open.upperBound...].range(of: "}}") else { break }
-            let name = String(rest[open.upperBound..<close.lowerBound]).trimmingCharacters(in: .whitespaces)
-            result += rest[..<open.lowerBound]
-            if let value = values[name] {
-                result += value
-            } else {
-                result += rest[open.lowerBound..<close.upperBound]
-            }
-            rest = rest[close.upperBound...]
-        }
-        return result + rest
-    }
+    static func fill(_ template: String, _ values: [String: String]) -> String { PromptTemplate.substitute(template, values) }
 }

@@ -28,12 +28,13 @@ struct LogCommand: ParsableCommand {
 
     func run() throws {
         let repository = try options.open()
-        let tasks = try repository.tasks(at: try? repository.mainTip())
+        // The history reads without grad.toml; only a task asked for needs it to read.
+        let tasks = try? repository.tasks(at: try? repository.mainTip())
         // A prompt path names its task; the history then starts at main.
-        let pathTask = tasks.entries.first { GradTasks.normalized($0.prompt) == GradTasks.normalized(revision) }
+        let pathTask = tasks?.entries.first { GradTasks.normalized($0.prompt) == GradTasks.normalized(revision) }
         let start = try options.resolve(pathTask == nil ? revision : "main", in: repository)
         var filter: TaskHistoryFilter?
-        if options.task != nil || pathTask != nil, tasks.entries.count > 1 {
+        if options.task != nil || pathTask != nil, case let tasks = try repository.tasks(at: try? repository.mainTip()), tasks.entries.count > 1 {
             let task = try tasks.select(options.task ?? pathTask?.prompt)
             let runs = try RunLedger(repository).manifests().filter { $0.task == task.name }.map(\.run)
             filter = TaskHistoryFilter(name: task.name, promptPath: task.prompt, runs: Set(runs))
