@@ -131,6 +131,60 @@ struct TasksTests {
         }
     }
 
+    @Test("a .prompty task: optimized in place, its front matter byte for byte, its inputs' defaults filled in")
+    func promptyTask() throws {
+        let server = Self.server()
+        try server.start()
+        defer { server.stop() }
+        try withTasksRepository { repo in
+            let frontMatter = """
+                ---
+                # Prompty front matter: kept as written by every step.
+                name: Triage
+                description: Routes a support message to a queue
+                model:
+                  api: chat
+                  parameters:
+                    max_tokens: 24
+                inputs:
+                  message:
+                    type: string
+                  channel:
+                    type: string
+                    default: email
+                ---
+
+                """
+            try writeFile(frontMatter + "system:\nYou route {{channel}} support messages.\n\nuser:\nMessage: {{message}}\nQueue:\n",
+                          "prompts/triage.prompty", in: repo)
+            var config = try readFile("grad.toml", in: repo)
+            config += """
+
+                [tasks.triage]
+                prompt = "prompts/triage.prompty"
+                train = "data/train.jsonl"
+                holdout = "data/holdout.jsonl"
+                target = "label"
+                [tasks.triage.metric]
+                kind = "choice"
+                labels = ["safety", "retention", "field", "ledger", "desk"]
+
+                """
+            try writeFile(config, "grad.toml", in: repo)
+            try git("add", "-A", in: repo)
+            try git("commit", "-q", "-m", "Add the triage task", in: repo)
+            let seed = try head(repo)
+            try grad(["optimize", "--task", "triage", "--steps", "1", "--variants", "1", "--operators", "rewrite"] + fakeModel(server), in: repo)
+            #expect(try head(repo) != seed, "the step was accepted")
+            let optimized = try git("show", "main:prompts/triage.prompty", in: repo)
+            #expect(optimized.hasPrefix(frontMatter), "\(optimized)")
+            #expect(optimized.contains("RULES") && optimized.contains("system:\nYou route {{channel}} support messages."))
+            #expect(try git("diff", "--name-only", seed, "main", in: repo) == "prompts/triage.prompty\n")
+            // The input without a column in the data (channel) was filled from its default.
+            #expect(server.requests.contains { $0.messages.first?.content == "You route email support messages." })
+        }
+    }
+
     @Test("two optimize runs on two tasks at the same time both merge; git fsck is clean and each log shows its own run")
     func concurrentRuns() throws {
         let server = Self.server(latency: .milliseconds(20))
