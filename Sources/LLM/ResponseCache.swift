@@ -24,10 +24,17 @@ public final class ResponseCache: Sendable {
         // answers, which are only cached and get asked again.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
         database = try Self.guarding(path) { try DatabaseQueue(path: path, configuration: configuration) }
-        try Self.guarding(path) {
-            try database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA journal_mode = WAL") }
-        }
-        try Self.guarding(path) { try database.write { db in
+        // Two runs (on two tasks) may open one cache at once. Switching to WAL takes an exclusive
+        // lock that SQLite may refuse at once instead of waiting, so the mode is set only when it
+        // is not WAL yet (it persists in the file) and a busy refusal is tried again.
+        try Self.guarding(path) { try Self.retryingWhenBusy {
+            try database.writeWithoutTransaction { db in
+                if try String.fetchOne(db, sql: "PRAGMA journal_mode")?.lowercased() != "wal" {
+                    try db.execute(sql: "PRAGMA journal_mode = WAL")
+                }
+            }
+        } }
+        try Self.guarding(path) { try Self.retryingWhenBusy { try database.write { db in
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS responses (
                     key TEXT PRIMARY KEY,
@@ -39,7 +46,21 @@ public final class ResponseCache: Sendable {
                     created_at REAL NOT NULL
                 )
                 """)
-        } }
+        } } }
+    }
+
+    /// `body`, tried again for up to 10 s while SQLite answers busy or locked (another process is
+    /// opening the same cache).
+    static func retryingWhenBusy<T>(_ body: () throws -> T) throws -> T {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            do {
+                return try body()
+            } catch let error as DatabaseError where [.SQLITE_BUSY, .SQLITE_LOCKED].contains(error.resultCode.primaryResultCode)
+                && Date() < deadline {
+                usleep(50_000)
+            }
+        }
     }
 
     /// Runs a database operation, turning SQLite's failures (a full disk, a read-only `.git`)
