@@ -66,9 +66,7 @@ extension PromptFile {
     static func glossaryRange(_ lines: [String]) -> Range<Int>? {
         guard let heading = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).lowercased() == glossaryHeading.lowercased() })
         else { return nil }
-        var end = heading + 1
-        while end < lines.count, ruleText(lines[end]) != nil { end += 1 }
-        return (heading + 1)..<end
+        return bullets(after: heading, in: lines)
     }
 
     /// The file with `demos` as its worked examples, placed between the system message and the template.
@@ -180,6 +178,11 @@ extension PromptFile {
         guard let heading = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespacesAndNewlines).lowercased().hasSuffix("# rules")
             && $0.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("#") })
         else { return nil }
+        return bullets(after: heading, in: lines)
+    }
+
+    /// The run of bullet lines right after the heading at `heading`: a section's entries.
+    static func bullets(after heading: Int, in lines: [String]) -> Range<Int> {
         var end = heading + 1
         while end < lines.count, ruleText(lines[end]) != nil { end += 1 }
         return (heading + 1)..<end

@@ -61,7 +61,8 @@ struct LabelCommand: ParsableCommand {
 
         func run() throws {
             let repository = try options.open()
-            guard let move = try Labels(repository, task: options.taskName(in: repository)).history(name, limit: 1).first, let target = move.target else {
+            let task = try options.taskName(in: repository)
+            guard let move = try Labels(repository, task: task).history(name, limit: 1).first, let target = move.target else {
                 throw PromptRepoError.label("label \(name) was removed; `git grad label log \(name)` shows its history")
             }
             let t = Terminal.standardOutput
@@ -69,7 +70,7 @@ struct LabelCommand: ParsableCommand {
             print("moved by \(move.movedBy.name) <\(move.movedBy.email)> on \(LabelCommand.date(move.movedBy))"
                 + " from \(move.previousTarget?.short ?? "none")")
             if !move.reason.isEmpty { print("why: \(move.reason)") }
-            for split in try repository.evaluationNote(target, task: options.taskName(in: repository))?.splits ?? [] {
+            for split in try repository.evaluationNote(target, task: task)?.splits ?? [] {
                 print("\(split.split): \(String(format: "%.3f", split.score)) (\(split.correct)/\(split.total))")
             }
         }
