@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Builds a prompt-repository template from a BIG-Bench Hard yes/no task in ../shared/data/bbh
-# (the data stays outside the project): a seeded train/holdout/test split, a plain seed prompt
-# and grad.toml. Usage: Benchmarks/make-bbh-repo.sh TASK OUT_DIR [TRAIN HOLDOUT TEST]
+# Builds a prompt-repository template from a BIG-Bench Hard task in ../shared/data/bbh (the data
+# stays outside the project): a seeded train/holdout/test split, a plain seed prompt and grad.toml.
+# Usage: Benchmarks/make-bbh-repo.sh TASK OUT_DIR [TRAIN HOLDOUT TEST]
+# METRIC=choice (default: the task's answers are the label set) or METRIC=number (a count, as in
+# object_counting: the last number in the answer must equal the target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TASK="$1"; OUT="$2"; TRAIN="${3:-50}"; HOLDOUT="${4:-60}"; TEST="${5:-100}"
 DATA="${SHARED:-../shared}/data/bbh/$TASK.json"
 [ -f "$DATA" ] || { echo "make-bbh-repo: no $DATA" >&2; exit 1; }
 rm -rf "$OUT"; mkdir -p "$OUT/data" "$OUT/prompts"
-python3 - "$DATA" "$OUT" "$TRAIN" "$HOLDOUT" "$TEST" <<'PY'
+python3 - "$DATA" "$OUT" "$TRAIN" "$HOLDOUT" "$TEST" "${METRIC:-choice}" <<'PY'
 import json, random, sys, collections
 data, out, n_train, n_holdout, n_test = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+metric = sys.argv[6]
 examples = json.load(open(data))["examples"]
 random.Random(2026).shuffle(examples)
 labels = sorted({e["target"] for e in examples})
@@ -33,8 +36,7 @@ target = "label"
 id = "id"
 
 [metric]
-kind = "choice"
-labels = {json.dumps(labels)}
+{'kind = "choice"' + chr(10) + 'labels = ' + json.dumps(labels) if metric == "choice" else 'kind = "number"'}
 
 [model]
 temperature = 0.0

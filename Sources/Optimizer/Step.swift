@@ -8,7 +8,8 @@ import PromptRepo
 ///
 ///     resume:   what git holds for the step           -> RecordedCandidates?
 ///     sample:   minibatches, evaluated, until errors  -> Minibatch?
-///     propose:  a gradient and the operators          -> [ProposedCandidate]
+///     propose:  a gradient, bootstrapped answers      -> [ProposedCandidate]
+///               (no label set), and the operators
 ///     screen:   every candidate on train rows; the    -> [ProposedCandidate]
 ///               best few go on (Screening.swift)
 ///     commit:   each candidate on its own branch      -> CandidateCommits
@@ -126,6 +127,8 @@ extension OptimizerRun {
         let gradient = operators.values.contains(where: \.needsGradient) && search.feedback != .none
             ? try await writeGradient(step, current: current, batch: batch, shownTargets: shownTargets, context: context) : nil
         let rejected = missing.isEmpty ? RejectedIdeas() : try await rejectedIdeas(before: step, context: context)
+        let trainOutcomes = operators.values.contains { $0.name == .demos } && config.metric.labels.isEmpty
+            ? try await bootstrap(step, current: current, batch: batch, context: context) : []
         if !missing.isEmpty { emit(.phase(name: "candidates (step \(step))", total: missing.count)) }
         var candidates: [ProposedCandidate] = []
         for variant in 1...search.variants {
@@ -140,6 +143,12 @@ extension OptimizerRun {
                 excludedIDs: context.excludedIDs, excludedInputs: context.excludedInputs, inputFields: config.task.inputFields,
                 labels: config.metric.labels, search: search)
             input.rejected = rejected
+            input.trainOutcomes = trainOutcomes
+            input.probe = { text, rows in
+                try await evaluateWithProgress(
+                    "checking v\(variant) on train (step \(step))", evaluator: context.evaluator, prompt: try context.pair(text), examples: rows)
+            }
+            input.say = { [emit] line in emit(.message(line)) }
             if let candidate = try await op.propose(input) {
                 candidates.append(candidate)
             } else {
@@ -147,6 +156,18 @@ extension OptimizerRun {
             }
         }
         return candidates
+    }
+
+    /// Bootstrap: for a task without a label set, the current prompt's answers to a few more
+    /// train rows (seeded, outside the minibatch, cached), so the `demos` operator can show the
+    /// model's own right answers as worked examples.
+    func bootstrap(_ step: Int, current: String, batch: Minibatch, context: RunContext) async throws -> [ExampleOutcome] {
+        let inBatch = Set(batch.outcomes.map(\.example.id))
+        var generator = SeededGenerator(context.search.seed, step, 0, 0xb007)
+        let rows = Array(context.train.filter { !inBatch.contains($0.id) }.shuffled(using: &generator).prefix(context.search.maxDemos))
+        guard !rows.isEmpty else { return [] }
+        return try await evaluateWithProgress(
+            "bootstrap answers (step \(step))", evaluator: context.evaluator, prompt: try context.pair(current), examples: rows)
     }
 
     /// Commit: each new candidate on its own branch (recorded ones are reused).

@@ -87,6 +87,33 @@ extension PromptFile {
         return file
     }
 
+    /// The file with the task instruction stated once: the template's leading paragraphs that
+    /// fill in nothing (the instruction) move to the top of the system message, the template keeps
+    /// the paragraphs from its first placeholder on, and worked examples that repeat the
+    /// instruction lose it. Measured on the sample: ten worked examples each repeating the
+    /// instruction scored 0.438 on test, the same ten with it stated once 0.516 (a 0.5B model
+    /// reads the repeated text as the pattern to continue). The file itself when its first
+    /// paragraph already has a placeholder (nothing to move) or has no placeholder at all.
+    public func withInstructionOnce() -> PromptFile {
+        let paragraphs = Self.trimBlankLines(template).components(separatedBy: "\n\n")
+        guard let first = paragraphs.firstIndex(where: { !Self.placeholderNames(in: $0).isEmpty }), first > 0 else { return self }
+        let instruction = paragraphs[..<first].joined(separator: "\n\n")
+        let rowPart = paragraphs[first...].joined(separator: "\n\n")
+        guard !Self.trimBlankLines(instruction).isEmpty else { return self }
+        var file = asChat().withTemplate(rowPart)
+        for index in file.demoBlocks.indices where file.blocks[index].role == .user {
+            let content = file.blocks[index].content
+            guard content.hasPrefix(instruction) else { continue }
+            file.blocks[index].body = Self.trimBlankLines(String(content.dropFirst(instruction.count))) + "\n\n"
+        }
+        if file.blocks.first?.role == .system {
+            file.blocks[0].body = instruction + "\n\n" + file.blocks[0].content + "\n\n"
+        } else {
+            file.blocks.insert(Block(role: .system, content: instruction), at: 0)
+        }
+        return file
+    }
+
     /// This file with a system message holding a rules section (empty if it had none): the layout
     /// in which a three-way merge keeps rule edits and worked-example edits apart.
     public func withRulesSection() -> PromptFile {

@@ -39,7 +39,8 @@ import Testing
 
     @Test func rulesOperatorAddsOneLineRulesAndRecordsItsOperator() async throws {
         let directory = try TemporaryDirectory()
-        let repo = try task.makeRepository(in: directory, search: #"operators = ["rules"]"#)
+        // The whole train set as the minibatch: the rules are checked on it, and RULEX fixes items 1, 5 and 9.
+        let repo = try task.makeRepository(in: directory, search: "operators = [\"rules\"]\nbatch_size = 12")
         let server = FakeLLMServer(script: Self.script())
         try server.start()
         defer { server.stop() }
@@ -121,7 +122,7 @@ import Testing
         var bigger = task
         bigger.trainCount = 40
         let repo = try bigger.makeRepository(
-            in: directory, search: "operators = [\"rules\", \"demos\", \"rewrite\"]\nvariants = 3\nscreen_rows = 20\nverify = 1")
+            in: directory, search: "operators = [\"rules\", \"demos\", \"rewrite\"]\nvariants = 3\nscreen_rows = 20\nverify = 1\nbatch_size = 12")
         let server = FakeLLMServer(script: Self.script())
         try server.start()
         defer { server.stop() }
@@ -136,6 +137,22 @@ import Testing
         // The rewrite that answers `a` everywhere fixes nothing on train and never reaches the holdout.
         #expect(!trailerText.contains("Operator: rewrite"))
         #expect(try git(["log", "-1", "--format=%(trailers:key=Grad-Settings,valueonly)", "\(verified)~1"], in: repo).contains("verify=1"))
+    }
+
+    @Test func rulesThatFixNothingOnTheirOwnMinibatchNeverReachTheHoldout() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try task.makeRepository(in: directory, search: #"operators = ["rules"]"#)
+        // Rules without the word the fake task model obeys: they change no answer.
+        let server = FakeLLMServer(script: Self.script(rules: "- If the item is odd, answer a.\n- If the item number is divisible by three, answer b."))
+        try server.start()
+        defer { server.stop() }
+        let (summary, events) = try await runOptimizer(repo: repo, server: server)
+        #expect(summary.accepted == 0)
+        #expect(try git(["for-each-ref", "--format=%(refname)", "refs/heads/grad/"], in: repo).isEmpty, "no candidate branch expected")
+        let lines = events.compactMap { event -> String? in if case .message(let line) = event { return line } else { return nil } }
+        #expect(lines.contains { $0.contains("[rules]: not proposed") && $0.contains("fix 0 and break 0") }, "\(lines)")
+        // No holdout test was spent on them.
+        #expect(!events.contains { if case .verdict = $0 { return true } else { return false } })
     }
 
     @Test func demosNeverComeFromHoldoutOrTestRowsAndAreCapped() async throws {
@@ -165,6 +182,36 @@ import Testing
         }
     }
 
+    @Test func withoutALabelSetDemosShowTheModelsOwnRightAnswersAndStateTheInstructionOnce() async throws {
+        let row = { (id: String, text: String, count: String) in Example(id: id, fields: ["text": text, "label": count], target: count, source: "t:1") }
+        let train = (1...12).map { row("t\($0)", "I have \($0) apples and a pear. How many fruits?", String($0 + 1)) }
+        let outcome = { (example: Example, output: String, correct: Bool) in
+            ExampleOutcome(example: example, output: output, score: Score(extracted: output, correct: correct, value: correct ? 1 : 0), cached: false)
+        }
+        // The minibatch: one wrong answer; the bootstrap pass: three rows answered right in the model's words.
+        let batch = [outcome(train[0], "1", false)]
+        let answered = [outcome(train[1], "3 + 0 = 3 fruits.\nAnswer: 3", true), outcome(train[2], "4", true), outcome(train[3], "9", false)]
+        var search = SearchSettings()
+        search.maxDemos = 4
+        var input = OperatorInput(
+            step: 1, variant: 1, current: "Count the objects.\n\nQuestion: {{text}}\n\nAnswer:\n", promptPath: "p.md", batch: batch,
+            selected: batch, shownTargets: batch.map(\.example.target), gradient: nil, train: train, excludedIDs: [], excludedInputs: [],
+            inputFields: ["text"], labels: [], search: search)
+        input.trainOutcomes = answered
+        let candidate = try #require(try await DemosOperator().propose(input))
+        let file = PromptFile.parse(candidate.text)
+        #expect(file.system == "Count the objects.")
+        #expect(file.template == "Question: {{text}}\n\nAnswer:")
+        let answers = Dictionary(file.demos.map { ($0.user, $0.assistant) }, uniquingKeysWith: { a, _ in a })
+        // The wrong row shows the true answer; the right ones the model's own, reasoning and all.
+        #expect(answers["Question: I have 1 apples and a pear. How many fruits?\n\nAnswer:"] == "2")
+        #expect(answers["Question: I have 2 apples and a pear. How many fruits?\n\nAnswer:"] == "3 + 0 = 3 fruits.\nAnswer: 3")
+        #expect(answers["Question: I have 3 apples and a pear. How many fruits?\n\nAnswer:"] == "4")
+        #expect(file.demos.allSatisfy { !$0.user.contains("Count the objects.") })
+        #expect(candidate.summary.contains("2 with the model's own answers"), "\(candidate.summary)")
+        #expect(candidate.feedback.contains("stated once"))
+    }
+
     @Test func rulesAreDeduplicatedCappedAndContradictedOnesReplaced() {
         let parsed = RulesOperator.parseRules(
             """
@@ -189,7 +236,7 @@ import Testing
         let directory = try TemporaryDirectory()
         // 42 holdout rows (101...142): rules fix the 11 odd items n % 4 == 1, demos the 10 with n % 4 == 3.
         let task = ToyTask(holdoutCount: 42)
-        let repo = try task.makeRepository(in: directory, search: "operators = [\"demos\", \"rules\", \"merge\"]\nsteps = 2")
+        let repo = try task.makeRepository(in: directory, search: "operators = [\"demos\", \"rules\", \"merge\"]\nsteps = 2\nbatch_size = 12")
         let server = FakeLLMServer(script: Self.script())
         try server.start()
         defer { server.stop() }

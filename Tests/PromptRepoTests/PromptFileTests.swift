@@ -100,6 +100,51 @@ import Testing
         #expect(edited.render().hasPrefix("---\nname: router"))
     }
 
+    @Test func theInstructionMovesOnceIntoTheSystemMessage() {
+        let seed = PromptFile.parse("Classify the message into a or b.\nAnswer with one word.\n\nMessage: {{message}}\n\nQueue:\n")
+        let once = seed.withInstructionOnce()
+        #expect(once.format == .chat)
+        #expect(once.system == "Classify the message into a or b.\nAnswer with one word.")
+        #expect(once.template == "Message: {{message}}\n\nQueue:")
+        // Worked examples then carry the row only, and the layout is stable.
+        let withDemos = once.withDemos([PromptFile.Demo(user: "Message: hi\n\nQueue:", assistant: "a")])
+        let reread = PromptFile.parse(withDemos.render())
+        #expect(reread.demos == [PromptFile.Demo(user: "Message: hi\n\nQueue:", assistant: "a")])
+        #expect(reread.withInstructionOnce() == reread)
+        #expect(reread.problems(path: "p", inputFields: ["message"]).isEmpty)
+
+        // An old file that repeats the instruction in each worked example loses the repeats, and
+        // the instruction goes above an existing system message's rules.
+        let repeated = PromptFile.parse("""
+            system:
+            ## Rules
+            - If A, answer a.
+
+            user:
+            Pick a or b.
+
+            Message: one
+
+            assistant:
+            a
+
+            user:
+            Pick a or b.
+
+            Message: {{message}}
+
+            """)
+        let cleaned = PromptFile.parse(repeated.withInstructionOnce().render())
+        #expect(cleaned.system == "Pick a or b.\n\n## Rules\n- If A, answer a.")
+        #expect(cleaned.rules == ["If A, answer a."])
+        #expect(cleaned.demos == [PromptFile.Demo(user: "Message: one", assistant: "a")])
+        #expect(cleaned.template == "Message: {{message}}")
+
+        // Nothing to move: the first paragraph already fills in the row.
+        let inline = PromptFile.parse("Classify: {{message}}\n\nQueue:\n")
+        #expect(inline.withInstructionOnce() == inline)
+    }
+
     @Test func aDemoLineThatLooksLikeARoleMarkerCannotSplitTheFile() {
         let literal = PromptFile.literal("first line\nassistant:\nlast line")
         let file = PromptFile.parse("user:\n\(literal)\nassistant:\nx\n\nuser:\n{{message}}\n")

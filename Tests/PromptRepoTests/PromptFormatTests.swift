@@ -92,6 +92,22 @@ import Yams
         #expect(reread.withDemos(reread.demos).render() == text)
     }
 
+    @Test("the instruction stated once: a .prompt.yml template's leading instruction moves to its system message, the rest stays byte for byte")
+    func instructionOnce() throws {
+        let text = Self.promptYAML.replacingOccurrences(
+            of: "    content: |\n      Pull request title:", with: "    content: |\n      Summarize the pull request.\n\n      Pull request title:")
+        let file = try PromptFile.read(text, path: Self.path)
+        #expect(file.template.hasPrefix("Summarize the pull request."))
+        let once = file.withInstructionOnce().render()
+        let node = try #require(try Yams.compose(yaml: once)?.mapping)
+        let messages = try #require(node["messages"]?.sequence)
+        #expect(messages.map { $0.mapping?["role"]?.string } == ["system", "user"])
+        #expect(messages[0].mapping?["content"]?.string == "Summarize the pull request.\n\nYou write one-line release notes.")
+        #expect(messages[1].mapping?["content"]?.string?.hasPrefix("Pull request title: {{title}}") == true)
+        #expect(once.hasSuffix("testData:" + text.components(separatedBy: "testData:")[1]))
+        #expect(try PromptFile.read(once, path: Self.path).withInstructionOnce().render() == once)
+    }
+
     @Test("a new template is written as a block scalar that reads back exactly, with every other message untouched")
     func rewritesTheTemplate() throws {
         let file = try PromptFile.read(Self.promptYAML, path: Self.path)

@@ -27,6 +27,16 @@ public struct OperatorInput: Sendable {
     public var search: SearchSettings
     /// What earlier steps of the run tried and the holdout refused: never proposed again.
     public var rejected = RejectedIdeas()
+    /// Train rows the current prompt answered, beyond the minibatch (for a task without a label
+    /// set, the `demos` operator shows the model's own right answers: bootstrapped worked examples).
+    public var trainOutcomes: [ExampleOutcome] = []
+    /// Scores a prompt on train rows (cached): an operator checks its idea on the rows it claims to
+    /// fix before the holdout sees it. Nil in unit tests of the operators alone.
+    public var probe: TrainProbe?
+    /// A line for the terminal, such as why an operator proposes nothing.
+    public var say: @Sendable (String) -> Void = { _ in }
+
+    public typealias TrainProbe = @Sendable (_ prompt: String, _ rows: [Example]) async throws -> [ExampleOutcome]
 
     public init(
         step: Int, variant: Int, current: String, promptPath: String, batch: [ExampleOutcome], selected: [ExampleOutcome],

@@ -4,15 +4,19 @@ import PromptRepo
 
 /// `demos`: no model call. Worked examples from train placed as few-shot turns: the step's wrong
 /// answers first, then class-balanced rows, seeded, capped in count and in tokens. Holdout and test
-/// rows never become demos. The worked example's user turn is the current template filled with the
-/// row, its assistant turn the answer.
+/// rows never become demos. The task instruction is stated once, in the system message
+/// (`PromptFile.withInstructionOnce`); a worked example's user turn is the rest of the template
+/// filled with the row, its assistant turn the answer. For a task without a label set (a number,
+/// an exact string, a judged text) the rows the model got right are shown with its own answers
+/// (bootstrapped, as DSPy's BootstrapFewShot does): they teach the answer's form as well as its value.
 public struct DemosOperator: CandidateOperator {
     public let name = SearchSettings.Operator.demos
 
     public init() {}
 
     public func propose(_ input: OperatorInput) async throws -> ProposedCandidate? {
-        guard let file = try? PromptFile.read(input.current, path: input.promptPath), file.canBecomeChat else { return nil }
+        guard let read = try? PromptFile.read(input.current, path: input.promptPath), read.canBecomeChat else { return nil }
+        let file = read.withInstructionOnce()
         let template = PromptTemplate(text: file.template, path: input.promptPath)
         let pool = input.train.filter { row in
             !input.excludedIDs.contains(row.id) && !input.excludedInputs.contains(Self.inputKey(row, fields: input.inputFields))
@@ -26,10 +30,11 @@ public struct DemosOperator: CandidateOperator {
         // wrong-label ablation reaches demos too), the true one otherwise.
         var shown: [String: String] = [:]
         for (outcome, target) in zip(input.selected, input.shownTargets) { shown[outcome.example.id] = target }
+        let ownAnswers = input.labels.isEmpty ? Self.bootstrapped(input.batch + input.trainOutcomes) : [:]
         let poolByID = Dictionary(pool.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
 
         var picker = DemoPicker(maxDemos: input.search.maxDemos, budget: input.search.demoTokens)
-        let shownDemo = { (row: Example) in demo(row, answer: shown[row.id] ?? row.target) }
+        let shownDemo = { (row: Example) in demo(row, answer: shown[row.id] ?? ownAnswers[row.id] ?? row.target) }
         // 1. The step's errors: the rows the current prompt gets wrong teach the most. A prompt that
         //    already has worked examples keeps most of them: only a few are swapped per step.
         var idByDemo: [String: String] = [:]
@@ -47,9 +52,11 @@ public struct DemosOperator: CandidateOperator {
             keptIDs.insert(id)
             picker.take(id, existing.assistant, existing)
         }
-        // 3. Class balance: rows of the classes least represented so far, seeded.
+        // 3. Without a label set: rows the model answered right, with its own answers.
         var generator = input.generator(0xde705)
         let shuffled = pool.shuffled(using: &generator)
+        for row in shuffled where ownAnswers[row.id] != nil { if let item = shownDemo(row) { picker.take(row.id, row.target, item) } }
+        // 4. Class balance: rows of the classes least represented so far, seeded.
         picker.balance(classes: input.labels.isEmpty ? Array(Set(pool.map(\.target))).sorted() : input.labels, rows: shuffled, demo: shownDemo)
         let chosen = picker.chosen
         guard !chosen.isEmpty else { return nil }
@@ -58,22 +65,40 @@ public struct DemosOperator: CandidateOperator {
         let text = file.withDemos(ordered.map(\.demo)).render().withoutControlCharacters
         // The same worked examples as a rejected candidate of this run: nothing new to try.
         guard text != input.current, !input.rejected.rejects(demoIDs: ordered.map(\.id)) else { return nil }
-        return proposal(text, demos: ordered, errors: errors, keptIDs: keptIDs, input: input)
+        return proposal(text, demos: ordered, errors: errors, keptIDs: keptIDs, ownAnswers: ownAnswers, movedInstruction: file != read, input: input)
+    }
+
+    /// The model's own answers to the train rows it got right, by row id: one line each, short
+    /// enough to be a worked example's answer.
+    static func bootstrapped(_ outcomes: [ExampleOutcome]) -> [String: String] {
+        var answers: [String: String] = [:]
+        for outcome in outcomes where outcome.correct {
+            let answer = PromptFile.trimBlankLines(outcome.output.withoutControlCharacters)
+            guard !answer.isEmpty, answer.count <= 600 else { continue }
+            answers[outcome.example.id] = answer
+        }
+        return answers
     }
 
     /// The candidate with its summary, its feedback (why these worked examples) and the `Demos:` ids.
     private func proposal(
-        _ text: String, demos: [(id: String, label: String, demo: PromptFile.Demo)], errors: [Example], keptIDs: Set<String>, input: OperatorInput
+        _ text: String, demos: [(id: String, label: String, demo: PromptFile.Demo)], errors: [Example], keptIDs: Set<String>,
+        ownAnswers: [String: String], movedInstruction: Bool, input: OperatorInput
     ) -> ProposedCandidate {
         let ids = demos.map(\.id)
         let fromErrors = errors.filter { ids.contains($0.id) }.count
         let added = ids.filter { !keptIDs.contains($0) }
+        let own = ids.filter { ownAnswers[$0] != nil && !errors.map(\.id).contains($0) }.count
         let summary = "Worked examples: \(ids.count) from train, \(added.count) new (\(fromErrors) from this step's errors)"
-        let feedback = """
+            + (own > 0 ? ", \(own) with the model's own answers" : "")
+        var feedback = """
             The prompt got \(input.selected.filter { !$0.correct }.count) of \(input.batch.count) minibatch rows wrong. \
             Worked examples show the model the expected answers directly: \(fromErrors) of the rows it got wrong, \
-            then rows of under-represented classes (\(Self.classCounts(demos.map(\.label)))).
+            then \(input.labels.isEmpty ? "rows it answered right, in its own words (\(own))" : "rows of under-represented classes (\(Self.classCounts(demos.map(\.label))))").
             """
+        if movedInstruction {
+            feedback += "\nThe task instruction is stated once, in the system message, instead of in every worked example."
+        }
         return ProposedCandidate(
             variant: input.variant, operatorName: name, summary: summary, text: text, feedback: feedback,
             trailers: [Trailer(key: TrailerKey.demos, value: ids.joined(separator: " "))])

@@ -6,7 +6,9 @@ import PromptRepo
 /// `rules`: the optimizer model writes at most a few one-line rules from the errors, and code
 /// places them in the prompt's rules list: deduplicated, capped (the oldest go first), and a rule
 /// with the same condition as an older one but another answer replaces it. The model never has to
-/// reproduce the whole prompt, which small models cannot do.
+/// reproduce the whole prompt, which small models cannot do. Before the rules are proposed they are
+/// checked on the minibatch they were written from: rules that fix no more of its rows than they
+/// break (as the 1.5B's often do) never reach the holdout, whose trust each test spends.
 public struct RulesOperator: CandidateOperator {
     public let name = SearchSettings.Operator.rules
     public let client: LLMClient
@@ -49,10 +51,28 @@ public struct RulesOperator: CandidateOperator {
         if !merged.replaced.isEmpty {
             feedback += "\n\nReplaced, contradicted by the errors:\n" + merged.replaced.map { "- \($0)" }.joined(separator: "\n")
         }
-        let summary = "Add \(merged.added) rule\(merged.added == 1 ? "" : "s") from \(wrong.count) wrong answer\(wrong.count == 1 ? "" : "s")"
+        var summary = "Add \(merged.added) rule\(merged.added == 1 ? "" : "s") from \(wrong.count) wrong answer\(wrong.count == 1 ? "" : "s")"
             + (merged.replaced.isEmpty ? "" : ", replace \(merged.replaced.count)")
+        if let probe = input.probe {
+            let check = try await Self.check(text, batch: input.batch, probe: probe)
+            guard check.fixed > check.broken else {
+                input.say("step \(input.step) v\(input.variant) [rules]: not proposed: on the minibatch they came from they fix "
+                    + "\(check.fixed) and break \(check.broken) of \(input.batch.count) rows")
+                return nil
+            }
+            summary += " (minibatch +\(check.fixed)/-\(check.broken))"
+            feedback += "\n\nChecked on the \(input.batch.count) minibatch rows they were written from: \(check.fixed) wrong answers now right, \(check.broken) right ones now wrong."
+        }
         return ProposedCandidate(
             variant: input.variant, operatorName: name, summary: summary, text: text, feedback: feedback, trailers: [])
+    }
+
+    /// What a candidate does to the minibatch's rows: wrong answers it fixes, right ones it breaks.
+    static func check(_ text: String, batch: [ExampleOutcome], probe: OperatorInput.TrainProbe) async throws -> (fixed: Int, broken: Int) {
+        let after = Dictionary(try await probe(text, batch.map(\.example)).map { ($0.example.id, $0.correct) }, uniquingKeysWith: { a, _ in a })
+        let fixed = batch.filter { !$0.correct && after[$0.example.id] == true }.count
+        let broken = batch.filter { $0.correct && after[$0.example.id] == false }.count
+        return (fixed, broken)
     }
 
     /// One-line rules from the model's answer: bullets and numbers stripped, too short or too long
