@@ -58,10 +58,16 @@ extension OptimizerRun {
             return .skipped
         }
         let record = StepRecord(run: self, context: context, step: step)
+        let callsAtPropose = await runtime.accounting.totals.calls
         let proposed = try await propose(step, current: current, batch: batch, recorded: recorded, context: context)
+        let callsAtScreen = await runtime.accounting.totals.calls
         let candidates = try await screen(proposed, step: step, current: current, batch: batch, recorded: recorded, context: context)
         let commits = try await commit(candidates, batch: batch, recorded: recorded, record: record, state: &state)
+        let callsAtVerify = await runtime.accounting.totals.calls
         let verification = try await verify(candidates, commits: commits, step: step, current: current, state: state, context: context)
+        let callsAfter = await runtime.accounting.totals.calls
+        emit(.message("step \(step): model calls: \(callsAtScreen - callsAtPropose) proposing (gradient, rules, checks on train), "
+            + "\(callsAtVerify - callsAtScreen) screening, \(callsAfter - callsAtVerify) verifying on the holdout"))
         let decision = try await decide(verification, candidates: candidates, commits: commits, record: record, usageBefore: usageBefore)
         let rejected = decision.verdicts.count - (decision.winner == nil ? 0 : 1)
         let operators = Dictionary(candidates.map { ($0.variant, $0.operatorName) }, uniquingKeysWith: { first, _ in first })
