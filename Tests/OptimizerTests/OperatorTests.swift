@@ -126,9 +126,13 @@ import Testing
         let server = FakeLLMServer(script: Self.script())
         try server.start()
         defer { server.stop() }
-        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        let (summary, events) = try await runOptimizer(repo: repo, server: server)
         let branches = lines(try git(["for-each-ref", "--format=%(refname:short)", "refs/heads/grad/\(summary.run)/"], in: repo))
         #expect(branches.count == 1, "\(branches)")
+        // The step says where its calls went: proposing (the rules and their check), screening, the holdout.
+        let spent = events.compactMap { event -> String? in if case .message(let line) = event, line.contains("model calls:") { return line } else { return nil } }
+        #expect(spent.count == 1)
+        #expect(spent.first?.wholeMatch(of: /step 1: model calls: [1-9]\d* proposing .*, [1-9]\d* screening, [1-9]\d* verifying on the holdout/) != nil, "\(spent)")
         let verified = try #require(branches.first)
         let trailerText = try trailers("\(verified)~1", in: repo)
         #expect(trailerText.contains("Screened: 3"))
