@@ -66,3 +66,13 @@ public struct FlipTally: Sendable, Equatable {
         }.max { $0.1 < $1.1 }
     }
 }
+
+extension FlipTally {
+    /// Wrong answers a prompt fixed and right ones it broke, pairing two prompts' outcomes by row
+    /// id (rows only one side answered are left out): a step's screening and the rules check.
+    static func flips(before: [ExampleOutcome], after: [ExampleOutcome]) -> (fixed: Int, broken: Int) {
+        let beforeByID = Dictionary(before.map { ($0.example.id, $0.correct) }, uniquingKeysWith: { first, _ in first })
+        let pairs = after.compactMap { outcome in beforeByID[outcome.example.id].map { ($0, outcome.correct) } }
+        return (pairs.filter { !$0.0 && $0.1 }.count, pairs.filter { $0.0 && !$0.1 }.count)
+    }
+}

@@ -26,9 +26,7 @@ extension OptimizerRun {
     ) async throws -> [ProposedCandidate] {
         let search = context.search
         guard search.screenRows > 0, !candidates.isEmpty else { return candidates }
-        let inBatch = Set(batch.outcomes.map(\.example.id))
-        var generator = SeededGenerator(search.seed, step, 0, 99)
-        let rows = Array(context.train.filter { !inBatch.contains($0.id) }.shuffled(using: &generator).prefix(search.screenRows))
+        let rows = trainRows(outside: batch, step: step, salt: 99, count: search.screenRows, context: context)
         guard !rows.isEmpty else { return candidates }
         // From here the step spends calls on its candidates: the run is recorded, so an interrupted one resumes.
         try await store.recordRunIfNew(context.manifest)
@@ -58,10 +56,10 @@ extension OptimizerRun {
             let outcomes = try await evaluateWithProgress(
                 "screening v\(candidate.variant) (step \(step))", evaluator: context.evaluator, prompt: try context.pair(candidate.text), examples: own)
             let before = own.compactMap { baseByID[$0.id] }
-            let pairs = outcomes.compactMap { outcome in baseByID[outcome.example.id].map { ($0.correct, outcome.correct) } }
+            let flips = FlipTally.flips(before: before, after: outcomes)
             screenings[candidate.variant] = Screening(
-                variant: candidate.variant, rows: own.count, improvements: pairs.filter { !$0.0 && $0.1 }.count,
-                regressions: pairs.filter { $0.0 && !$0.1 }.count, before: meanScore(before), after: meanScore(outcomes))
+                variant: candidate.variant, rows: own.count, improvements: flips.fixed, regressions: flips.broken,
+                before: meanScore(before), after: meanScore(outcomes))
         }
         let chosen = Set(screenings.values.filter { $0.net > 0 }
             .sorted { ($0.net, $0.after, -$0.variant) > ($1.net, $1.after, -$1.variant) }.prefix(search.verify).map(\.variant))

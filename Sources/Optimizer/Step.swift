@@ -168,12 +168,18 @@ extension OptimizerRun {
     /// train rows (seeded, outside the minibatch, cached), so the `demos` operator can show the
     /// model's own right answers as worked examples.
     func bootstrap(_ step: Int, current: String, batch: Minibatch, context: RunContext) async throws -> [ExampleOutcome] {
-        let inBatch = Set(batch.outcomes.map(\.example.id))
-        var generator = SeededGenerator(context.search.seed, step, 0, 0xb007)
-        let rows = Array(context.train.filter { !inBatch.contains($0.id) }.shuffled(using: &generator).prefix(context.search.maxDemos))
+        let rows = trainRows(outside: batch, step: step, salt: 0xb007, count: context.search.maxDemos, context: context)
         guard !rows.isEmpty else { return [] }
         return try await evaluateWithProgress(
             "bootstrap answers (step \(step))", evaluator: context.evaluator, prompt: try context.pair(current), examples: rows)
+    }
+
+    /// Up to `count` train rows outside the step's minibatch, in a seeded order (`salt` keeps
+    /// screening's rows and bootstrapping's apart, and a resumed run draws the same).
+    func trainRows(outside batch: Minibatch, step: Int, salt: Int, count: Int, context: RunContext) -> [Example] {
+        let inBatch = Set(batch.outcomes.map(\.example.id))
+        var generator = SeededGenerator(context.search.seed, step, 0, salt)
+        return Array(context.train.filter { !inBatch.contains($0.id) }.shuffled(using: &generator).prefix(count))
     }
 
     /// Commit: each new candidate on its own branch (recorded ones are reused).

@@ -69,10 +69,7 @@ public struct RulesOperator: CandidateOperator {
 
     /// What a candidate does to the minibatch's rows: wrong answers it fixes, right ones it breaks.
     static func check(_ text: String, batch: [ExampleOutcome], probe: OperatorInput.TrainProbe) async throws -> (fixed: Int, broken: Int) {
-        let after = Dictionary(try await probe(text, batch.map(\.example)).map { ($0.example.id, $0.correct) }, uniquingKeysWith: { a, _ in a })
-        let fixed = batch.filter { !$0.correct && after[$0.example.id] == true }.count
-        let broken = batch.filter { $0.correct && after[$0.example.id] == false }.count
-        return (fixed, broken)
+        FlipTally.flips(before: batch, after: try await probe(text, batch.map(\.example)))
     }
 
     /// One-line rules from the model's answer: bullets and numbers stripped, too short or too long
