@@ -154,11 +154,14 @@ extension OptimizerRun {
                 try await evaluateWithProgress(
                     "checking v\(variant) on train (step \(step))", evaluator: context.evaluator, prompt: try context.pair(text), examples: rows)
             }
-            input.say = { [emit] line in emit(.message(line)) }
-            if let candidate = try await op.propose(input) {
-                candidates.append(candidate)
-            } else {
-                emit(.message("step \(step) v\(variant): the \(op.name.rawValue) operator had nothing to propose"))
+            do {
+                if let candidate = try await op.propose(input) {
+                    candidates.append(candidate)
+                } else {
+                    emit(.message("step \(step) v\(variant): the \(op.name.rawValue) operator had nothing to propose"))
+                }
+            } catch let declined as NotProposed {
+                emit(.message("step \(step) v\(variant) [\(op.name.rawValue)]: not proposed: \(declined.reason)"))
             }
         }
         return candidates

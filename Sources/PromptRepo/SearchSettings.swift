@@ -87,11 +87,12 @@ public struct SearchSettings: Sendable, Equatable {
 
     /// The operators for an optimizer model: the measured default for the embedded local model
     /// (which cannot rewrite a whole prompt), a whole-prompt rewrite for any other. With the
-    /// embedded models the gains come from worked examples, and which rows are shown moves test
-    /// accuracy by up to 0.13 on the sample, so each step tries two worked-example sets (variants
-    /// seed them apart) and one rules candidate; `merge` never won a step and is opt-in.
+    /// embedded models the gains come from worked examples: one set a step, one rules candidate
+    /// (checked on its minibatch first) and one merge. Each candidate that reaches the holdout
+    /// lowers every candidate's level, and two worked-example sets a step measured lower (test
+    /// mean 0.403 against 0.425 over seeds 1-5 on the sample, docs/benchmarks.md).
     public static func defaultOperators(for optimizer: ModelSettings) -> [Operator] {
-        optimizer.provider == .local && optimizer.baseURL == nil ? [.demos, .rules, .demos] : [.rewrite]
+        optimizer.provider == .local && optimizer.baseURL == nil ? [.demos, .rules, .merge] : [.rewrite]
     }
 
     /// The `Grad-Settings` trailer value: the settings that shape the method, by their one name.

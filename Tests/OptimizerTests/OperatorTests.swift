@@ -155,6 +155,8 @@ import Testing
         #expect(try git(["for-each-ref", "--format=%(refname)", "refs/heads/grad/"], in: repo).isEmpty, "no candidate branch expected")
         let lines = events.compactMap { event -> String? in if case .message(let line) = event { return line } else { return nil } }
         #expect(lines.contains { $0.contains("[rules]: not proposed") && $0.contains("fix 0 and break 0") }, "\(lines)")
+        // One line for one event: the check's reason, not also "had nothing to propose".
+        #expect(!lines.contains { $0.contains("nothing to propose") }, "\(lines)")
         // No holdout test was spent on them.
         #expect(!events.contains { if case .verdict = $0 { return true } else { return false } })
     }

@@ -33,8 +33,6 @@ public struct OperatorInput: Sendable {
     /// Scores a prompt on train rows (cached): an operator checks its idea on the rows it claims to
     /// fix before the holdout sees it. Nil in unit tests of the operators alone.
     public var probe: TrainProbe?
-    /// A line for the terminal, such as why an operator proposes nothing.
-    public var say: @Sendable (String) -> Void = { _ in }
 
     public typealias TrainProbe = @Sendable (_ prompt: String, _ rows: [Example]) async throws -> [ExampleOutcome]
 
@@ -83,7 +81,16 @@ public protocol CandidateOperator: Sendable {
     var name: SearchSettings.Operator { get }
     /// Whether the step must write a textual gradient before this operator runs.
     var needsGradient: Bool { get }
+    /// The candidate; nil when the operator has nothing to propose, `NotProposed` when it made
+    /// one and its own check on train turned it down (the terminal says why).
     func propose(_ input: OperatorInput) async throws -> ProposedCandidate?
+}
+
+/// An operator's idea that failed its own check before the holdout saw it, and why.
+public struct NotProposed: Error, Sendable {
+    public var reason: String
+
+    public init(reason: String) { self.reason = reason }
 }
 
 extension CandidateOperator {

@@ -56,9 +56,7 @@ public struct RulesOperator: CandidateOperator {
         if let probe = input.probe {
             let check = try await Self.check(text, batch: input.batch, probe: probe)
             guard check.fixed > check.broken else {
-                input.say("step \(input.step) v\(input.variant) [rules]: not proposed: on the minibatch they came from they fix "
-                    + "\(check.fixed) and break \(check.broken) of \(input.batch.count) rows")
-                return nil
+                throw NotProposed(reason: "on the minibatch they came from they fix \(check.fixed) and break \(check.broken) of \(input.batch.count) rows")
             }
             summary += " (minibatch +\(check.fixed)/-\(check.broken))"
             feedback += "\n\nChecked on the \(input.batch.count) minibatch rows they were written from: \(check.fixed) wrong answers now right, \(check.broken) right ones now wrong."
