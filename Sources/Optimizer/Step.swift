@@ -66,7 +66,7 @@ extension OptimizerRun {
         let callsAtVerify = await runtime.accounting.totals.calls
         let verification = try await verify(candidates, commits: commits, step: step, current: current, state: state, context: context)
         let callsAfter = await runtime.accounting.totals.calls
-        emit(.message("step \(step): model calls: \(callsAtScreen - callsAtPropose) proposing (gradient, rules, checks on train), "
+        emit(.message("step \(step): model calls: \(callsAtScreen - callsAtPropose) proposing (gradient, rules, answers and checks on train), "
             + "\(callsAtVerify - callsAtScreen) screening, \(callsAfter - callsAtVerify) verifying on the holdout"))
         let decision = try await decide(verification, candidates: candidates, commits: commits, record: record, usageBefore: usageBefore)
         let rejected = decision.verdicts.count - (decision.winner == nil ? 0 : 1)

@@ -188,6 +188,30 @@ import Testing
         }
     }
 
+    @Test("demos by default shows every train row that fits, and once it does, says that its candidate is another order of them")
+    func demosShowManyRowsThenReorderThem() async throws {
+        let row = { (id: String, text: String, label: String) in Example(id: id, fields: ["text": text, "label": label], target: label, source: "t:1") }
+        let train = (1...20).map { row("t\($0)", "item #\($0)", $0 % 3 == 0 ? "b" : "a") }
+        let outcome = { (example: Example, correct: Bool) in
+            ExampleOutcome(example: example, output: correct ? example.target : "x", score: Score(extracted: "x", correct: correct, value: correct ? 1 : 0), cached: false)
+        }
+        func input(step: Int, current: String, batch: [ExampleOutcome]) -> OperatorInput {
+            OperatorInput(
+                step: step, variant: 1, current: current, promptPath: "p.md", batch: batch, selected: batch.filter { !$0.correct },
+                shownTargets: batch.filter { !$0.correct }.map(\.example.target), gradient: nil, train: train, excludedIDs: [],
+                excludedInputs: [], inputFields: ["text"], labels: ["a", "b"], search: SearchSettings())
+        }
+        let first = try #require(try await DemosOperator().propose(input(step: 1, current: ToyTask.seedPrompt, batch: [outcome(train[0], false)])))
+        #expect(PromptFile.parse(first.text).demos.count == 20, "every train row fits the default caps")
+        // Step 2: the prompt shows every row already; the candidate shows the same rows in another
+        // order (order alone moved the sample's holdout) and says so.
+        let second = try #require(try await DemosOperator().propose(input(step: 2, current: first.text, batch: [outcome(train[4], false), outcome(train[5], true)])))
+        let (before, after) = (PromptFile.parse(first.text).demos, PromptFile.parse(second.text).demos)
+        #expect(Set(after.map(\.user)) == Set(before.map(\.user)))
+        #expect(after.map(\.user) != before.map(\.user))
+        #expect(second.summary == "Worked examples: the same 20 from train in another order")
+    }
+
     @Test func withoutALabelSetDemosShowTheModelsOwnRightAnswersAndStateTheInstructionOnce() async throws {
         let row = { (id: String, text: String, count: String) in Example(id: id, fields: ["text": text, "label": count], target: count, source: "t:1") }
         let train = (1...12).map { row("t\($0)", "I have \($0) apples and a pear. How many fruits?", String($0 + 1)) }

@@ -89,8 +89,12 @@ public struct DemosOperator: CandidateOperator {
         let fromErrors = errors.filter { ids.contains($0.id) }.count
         let added = ids.filter { !keptIDs.contains($0) }
         let own = ids.filter { ownAnswers[$0] != nil && !errors.map(\.id).contains($0) }.count
-        let summary = "Worked examples: \(ids.count) from train, \(added.count) new (\(fromErrors) from this step's errors)"
-            + (own > 0 ? ", \(own) with the model's own answers" : "")
+        // With many worked examples every train row may be shown already: then the candidate is
+        // another order of the same rows, which alone moved the sample's holdout by +10/-2.
+        let summary = added.isEmpty && !keptIDs.isEmpty
+            ? "Worked examples: the same \(ids.count) from train in another order"
+            : "Worked examples: \(ids.count) from train, \(added.count) new (\(fromErrors) from this step's errors)"
+                + (own > 0 ? ", \(own) with the model's own answers" : "")
         var feedback = """
             The prompt got \(input.selected.filter { !$0.correct }.count) of \(input.batch.count) minibatch rows wrong. \
             Worked examples show the model the expected answers directly: \(fromErrors) of the rows it got wrong, \
