@@ -71,7 +71,7 @@ public struct SearchSettings: Sendable, Equatable {
     /// The `rules` operator keeps at most this many rules.
     public var maxRules = 8
     /// The `demos` operator places at most this many worked examples ... Many: the 0.5B's test
-    /// accuracy on the sample rose with the number of train rows shown (ten 0.35, twenty 0.45,
+    /// accuracy on the sample rose with the number of train rows shown (ten 0.37, twenty 0.45,
     /// thirty 0.50, all 48 0.55; docs/benchmarks.md), so the cap is rarely the count ...
     public var maxDemos = 64
     /// ... but about this many tokens of them, which keeps a prompt within the embedded model's
