@@ -91,7 +91,7 @@ public struct DemosOperator: CandidateOperator {
         let own = ids.filter { ownAnswers[$0] != nil && !errors.map(\.id).contains($0) }.count
         // With many worked examples every train row may be shown already: then the candidate is
         // another order of the same rows, which alone moved the sample's holdout by +10/-2.
-        let summary = added.isEmpty && !keptIDs.isEmpty
+        let summary = added.isEmpty && ids.count == keptIDs.count
             ? "Worked examples: the same \(ids.count) from train in another order"
             : "Worked examples: \(ids.count) from train, \(added.count) new (\(fromErrors) from this step's errors)"
                 + (own > 0 ? ", \(own) with the model's own answers" : "")
