@@ -252,7 +252,7 @@ extension OptimizerRun {
             guard var verdict = verdicts[candidate.variant], let commit = commits[candidate.variant] else { continue }
             if verdict.passed, let winner, candidate.variant != winner {
                 verdict.passed = false
-                verdict.text = "rejected: passed verification, but v\(winner) was better"
+                verdict.text = "\(Verdict.outrankedPrefix) v\(winner) was better"
                 verdicts[candidate.variant] = verdict
             }
             emit(.verdict(step: step, variant: candidate.variant, passed: verdict.passed, text: verdict.text,

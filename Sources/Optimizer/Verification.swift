@@ -137,6 +137,8 @@ public struct Verdict: Sendable, Equatable {
     public var passed: Bool
     /// `accepted`, or `rejected: <reason>`.
     public var text: String
+    /// How the text of a candidate that passed but lost to a better one of its step begins.
+    public static let outrankedPrefix = "rejected: passed verification, but"
     public var tally: FlipTally
     public var baselineScore: Double
     /// Nil when the candidate was not verified (naive selection).

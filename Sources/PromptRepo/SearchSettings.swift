@@ -72,7 +72,9 @@ public struct SearchSettings: Sendable, Equatable {
     public var maxRules = 8
     /// The `demos` operator places at most this many worked examples ... Many: the 0.5B's test
     /// accuracy on the sample rose with the number of train rows shown (ten 0.37, twenty 0.45,
-    /// thirty 0.50, all 48 0.55; docs/benchmarks.md), so the cap is rarely the count ...
+    /// thirty 0.50, all 48 0.55; docs/benchmarks.md), so the cap is rarely the count. Where many
+    /// rows hurt (BBH object_counting), the holdout refuses them and the run halves the count for
+    /// its later steps (`RejectedIdeas.demoLimit` in Optimizer) ...
     public var maxDemos = 64
     /// ... but about this many tokens of them, which keeps a prompt within the embedded model's
     /// 4,096-token context with room for the instruction, the row and the answer.

@@ -212,6 +212,38 @@ import Testing
         #expect(second.summary == "Worked examples: the same 20 from train in another order")
     }
 
+    @Test("after the holdout refuses a set of worked examples that grew the prompt, demos tries half as many, read back from git")
+    func demosHalveTheRowsAfterTheHoldoutRefusesMore() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try ToyTask(trainCount: 24).makeRepository(in: directory, search: "operators = [\"demos\"]\nvariants = 1\nsteps = 3")
+        // The fake task model reads up to six worked examples well and is lost with more, as the
+        // 0.5B model was with every train row of BBH object_counting.
+        let server = FakeLLMServer(script: { request in
+            guard let match = request.lastUserMessage.firstMatch(of: /item #(\d+)/), let n = Int(match.1) else { return .completion("- Say which items are b.") }
+            let (label, demos) = (n % 3 == 0 ? "b" : "a", request.messages.filter { $0.role == "assistant" }.count)
+            let correct = demos == 0 ? n % 2 == 0 : demos <= 6
+            return .completion(correct ? label : (label == "a" ? "b" : "a"))
+        })
+        try server.start()
+        defer { server.stop() }
+        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        func shown(_ step: Int) throws -> Int {
+            let text = try trailers("grad/\(summary.run)/s\(step)v1~1", in: repo)
+            return try #require(text.split(separator: "\n").first { $0.hasPrefix("Demos: ") }).split(separator: " ").count - 1
+        }
+        func verdict(_ step: Int) throws -> String {
+            try git(["log", "-1", "--format=%(trailers:key=Verdict,valueonly)", "grad/\(summary.run)/s\(step)v1"], in: repo)
+        }
+        // Every train row, refused; half of them, refused; half again, accepted and merged.
+        #expect(try shown(1) == 24 && verdict(1).hasPrefix("rejected"))
+        #expect(try shown(2) == 12 && verdict(2).hasPrefix("rejected"))
+        #expect(try shown(3) == 6 && verdict(3).hasPrefix("accepted"))
+        #expect(try git(["log", "-1", "--format=%B", "grad/\(summary.run)/s3v1~1"], in: repo)
+            .contains("The holdout refused a set of 12 worked examples in this run; this one shows at most 6."))
+        #expect(PromptFile.parse(try git(["show", "main:prompts/p.md"], in: repo)).demos.count == 6)
+        #expect(summary.accepted == 1 && summary.finalHoldout == 1.0)
+    }
+
     @Test func withoutALabelSetDemosShowTheModelsOwnRightAnswersAndStateTheInstructionOnce() async throws {
         let row = { (id: String, text: String, count: String) in Example(id: id, fields: ["text": text, "label": count], target: count, source: "t:1") }
         let train = (1...12).map { row("t\($0)", "I have \($0) apples and a pear. How many fruits?", String($0 + 1)) }

@@ -33,14 +33,16 @@ public struct DemosOperator: CandidateOperator {
         let ownAnswers = input.labels.isEmpty ? Self.bootstrapped(input.batch + input.trainOutcomes) : [:]
         let poolByID = Dictionary(pool.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
 
-        var picker = DemoPicker(maxDemos: input.search.maxDemos, budget: input.search.demoTokens)
+        // After the holdout refused a larger set in this run, about half as many rows.
+        let limit = min(input.search.maxDemos, input.rejected.demoLimit ?? .max)
+        var picker = DemoPicker(maxDemos: limit, budget: input.search.demoTokens)
         let shownDemo = { (row: Example) in demo(row, answer: shown[row.id] ?? ownAnswers[row.id] ?? row.target) }
         // 1. The step's errors: the rows the current prompt gets wrong teach the most. A prompt that
         //    already has worked examples keeps most of them: only a few are swapped per step.
         var idByDemo: [String: String] = [:]
         for row in pool { if let item = demo(row, answer: row.target) { idByDemo[item.user] = row.id } }
         let existingIDs = Set(file.demos.compactMap { idByDemo[$0.user] })
-        let swaps = file.demos.isEmpty ? input.search.maxDemos / 2 : max(1, input.search.maxDemos / 4)
+        let swaps = file.demos.isEmpty ? max(1, limit / 2) : max(1, limit / 4)
         var errorGenerator = input.generator(0xe44)
         let errors = Array(input.selected.filter { !$0.correct }.compactMap { poolByID[$0.example.id] }
             .filter { !existingIDs.contains($0.id) }.shuffled(using: &errorGenerator).prefix(swaps))
@@ -100,6 +102,9 @@ public struct DemosOperator: CandidateOperator {
             Worked examples show the model the expected answers directly: \(fromErrors) of the rows it got wrong, \
             then \(input.labels.isEmpty ? "rows it answered right, in its own words (\(own))" : "rows of under-represented classes (\(Self.classCounts(demos.map(\.label))))").
             """
+        if let refused = input.rejected.refusedDemoGrowth.min(), demos.count <= refused / 2 {
+            feedback += "\nThe holdout refused a set of \(refused) worked examples in this run; this one shows at most \(refused / 2)."
+        }
         if movedInstruction {
             feedback += "\nThe task instruction is stated once, in the system message, instead of in every worked example."
         }
