@@ -102,8 +102,8 @@ public struct DemosOperator: CandidateOperator {
             Worked examples show the model the expected answers directly: \(fromErrors) of the rows it got wrong, \
             then \(input.labels.isEmpty ? "rows it answered right, in its own words (\(own))" : "rows of under-represented classes (\(Self.classCounts(demos.map(\.label))))").
             """
-        if let refused = input.rejected.refusedDemoGrowth.min(), demos.count <= refused / 2 {
-            feedback += "\nThe holdout refused a set of \(refused) worked examples in this run; this one shows at most \(refused / 2)."
+        if let limit = input.rejected.demoLimit, let refused = input.rejected.refusedDemoGrowth.min() {
+            feedback += "\nThe holdout refused a set of \(refused) worked examples in this run; this one shows at most \(limit)."
         }
         if movedInstruction {
             feedback += "\nThe task instruction is stated once, in the system message, instead of in every worked example."
