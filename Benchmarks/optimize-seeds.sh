@@ -3,6 +3,7 @@
 # (default sample-repo/), `git grad optimize` with the quickstart's settings and the embedded
 # models, then one line of figures per seed and the mean/min/max of test accuracy.
 # Usage: Benchmarks/optimize-seeds.sh [TEMPLATE] [SEEDS...]   (env: BIN, STEPS, VARIANTS, OUT, TASK)
+# VARIANTS unset keeps the template's grad.toml (its default: 2).
 # TASK picks a task of a template with several (sample-repo: router, the default, or reviews);
 # OPERATORS and SETTINGS (space-separated NAME=VALUE) pass --operators and --set to optimize.
 set -euo pipefail
@@ -11,9 +12,9 @@ TEMPLATE="${1:-sample-repo}"; shift || true
 SEEDS=("${@:-1 2 3}"); SEEDS=(${SEEDS[@]})
 BIN="${BIN:-$(swift build --show-bin-path)/git-grad}"
 OUT="${OUT:-$(mktemp -d /tmp/git-grad-seeds.XXXX)}"
-STEPS="${STEPS:-3}"; VARIANTS="${VARIANTS:-3}"
+STEPS="${STEPS:-3}"; VARIANTS="${VARIANTS:-}"
 if [ -z "${TASK:-}" ] && [ "$TEMPLATE" = "sample-repo" ]; then TASK=router; fi
-echo "template $TEMPLATE, steps $STEPS, variants $VARIANTS, seeds ${SEEDS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
+echo "template $TEMPLATE, steps $STEPS, variants ${VARIANTS:-from grad.toml}, seeds ${SEEDS[*]}, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 printf '%-5s %-15s %-15s %-9s %-44s %-6s %-6s\n' seed holdout test accepted "by operator (accepted/rejected)" calls wall
 tests=()
 for seed in "${SEEDS[@]}"; do
@@ -24,7 +25,7 @@ for seed in "${SEEDS[@]}"; do
     "$BIN" init "$repo" --from "$TEMPLATE" >/dev/null
     start=$(date +%s)
     extra=(); for setting in ${SETTINGS:-}; do extra+=(--set "$setting"); done
-    "$BIN" -C "$repo" optimize ${TASK:+--task "$TASK"} ${OPERATORS:+--operators "$OPERATORS"} "${extra[@]}" --steps "$STEPS" --variants "$VARIANTS" --seed "$seed" --json > "$repo.events.jsonl" 2> "$repo.stderr"
+    "$BIN" -C "$repo" optimize ${TASK:+--task "$TASK"} ${OPERATORS:+--operators "$OPERATORS"} "${extra[@]}" --steps "$STEPS" ${VARIANTS:+--variants "$VARIANTS"} --seed "$seed" --json > "$repo.events.jsonl" 2> "$repo.stderr"
     echo $(( $(date +%s) - start )) > "$repo.wall"
   fi
 done

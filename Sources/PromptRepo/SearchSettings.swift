@@ -92,12 +92,12 @@ public struct SearchSettings: Sendable, Equatable {
 
     /// The operators for an optimizer model: the measured default for the embedded local model
     /// (which cannot rewrite a whole prompt), a whole-prompt rewrite for any other. With the
-    /// embedded models the gains come from worked examples: one set a step, one rules candidate
-    /// (checked on its minibatch first) and one merge. Each candidate that reaches the holdout
-    /// lowers every candidate's level, and two worked-example sets a step measured lower (test
-    /// mean 0.403 against 0.425 over seeds 1-5 on the sample, docs/benchmarks.md).
+    /// embedded models the gains come from worked examples: one set a step and one rules candidate
+    /// (checked on its minibatch first). Each candidate that reaches the holdout lowers every
+    /// candidate's level; `merge` never won in any measured run and took that share, so it is
+    /// opt-in (docs/benchmarks.md).
     public static func defaultOperators(for optimizer: ModelSettings) -> [Operator] {
-        optimizer.provider == .local && optimizer.baseURL == nil ? [.demos, .rules, .merge] : [.rewrite]
+        optimizer.provider == .local && optimizer.baseURL == nil ? [.demos, .rules] : [.rewrite]
     }
 
     /// The `Grad-Settings` trailer value: the settings that shape the method, by their one name.

@@ -188,6 +188,42 @@ import Testing
         }
     }
 
+    @Test("when the caps leave a choice, demos gives up to half the places left to the classes the prompt confused, side by side")
+    func demosFavourTheConfusedClasses() async throws {
+        let labels = ["a", "b", "c", "d", "e"]
+        let row = { (n: Int) in
+            Example(id: "t\(n)", fields: ["text": "item #\(n)", "label": labels[n % 5]], target: labels[n % 5], source: "t:\(n)")
+        }
+        let train = (0..<50).map(row)
+        let outcome = { (example: Example, answer: String) in
+            ExampleOutcome(example: example, output: answer, score: Score(extracted: answer, correct: answer == example.target, value: 0), cached: false)
+        }
+        // The prompt answers c for d and d for c; a and b it gets right.
+        let batch = [outcome(train[2], "d"), outcome(train[7], "d"), outcome(train[3], "c"), outcome(train[0], "a"), outcome(train[1], "b")]
+        func propose(maxDemos: Int, variant: Int) async throws -> ProposedCandidate {
+            var search = SearchSettings()
+            search.maxDemos = maxDemos
+            let input = OperatorInput(
+                step: 1, variant: variant, current: ToyTask.seedPrompt, promptPath: "p.md", batch: batch, selected: batch.filter { !$0.correct },
+                shownTargets: batch.filter { !$0.correct }.map(\.example.target), gradient: nil, train: train, excludedIDs: [],
+                excludedInputs: [], inputFields: ["text"], labels: labels, search: search)
+            return try #require(try await DemosOperator().propose(input))
+        }
+        for variant in 1...4 {
+            let candidate = try await propose(maxDemos: 10, variant: variant)
+            let shown = PromptFile.parse(candidate.text).demos.map(\.assistant)
+            #expect(shown.count == 10)
+            // The three errors, then half of the seven places left for c and d: six of ten.
+            #expect(shown.filter { $0 == "c" || $0 == "d" }.count == 6, "\(shown)")
+            #expect(Set(shown) == Set(labels), "every class keeps a worked example: \(shown)")
+            #expect(candidate.feedback.contains("the classes the prompt confused on the minibatch come first (c 3, d 3)"))
+        }
+        // Where every row fits, nothing is chosen for them, and the feedback does not claim it.
+        let all = try await propose(maxDemos: 64, variant: 1)
+        #expect(PromptFile.parse(all.text).demos.count == 50)
+        #expect(!all.feedback.contains("confused"))
+    }
+
     @Test("demos by default shows every train row that fits, and once it does, says that its candidate is another order of them")
     func demosShowManyRowsThenReorderThem() async throws {
         let row = { (id: String, text: String, label: String) in Example(id: id, fields: ["text": text, "label": label], target: label, source: "t:1") }

@@ -25,7 +25,7 @@ struct GradConfigTests {
         #expect(config.optimizerModel.maxTokens == 700)
         #expect(config.search.steps == 3)
         #expect(config.search.batchSize == 8)
-        #expect(config.search.variants == 3)
+        #expect(config.search.variants == 2)
         #expect(config.search.selection == .validated)
         #expect(config.search.feedback == .errors)
         #expect(config.search.gradient == .oneStep)

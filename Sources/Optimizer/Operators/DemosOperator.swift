@@ -58,8 +58,16 @@ public struct DemosOperator: CandidateOperator {
         var generator = input.generator(0xde705)
         let shuffled = pool.shuffled(using: &generator)
         for row in shuffled where ownAnswers[row.id] != nil { if let item = shownDemo(row) { picker.take(row.id, row.target, item) } }
-        // 4. Class balance: rows of the classes least represented so far, seeded.
-        picker.balance(classes: input.labels.isEmpty ? Array(Set(pool.map(\.target))).sorted() : input.labels, rows: shuffled, demo: shownDemo)
+        // 4. The classes the prompt confuses on this step's minibatch (each wrong answer's expected
+        //    and given class) get up to half the slots left, so the model sees them side by side.
+        //    Then class balance: rows of the classes least represented so far, seeded.
+        let classes = input.labels.isEmpty ? Array(Set(pool.map(\.target))).sorted() : input.labels
+        //    Only where the caps leave a choice: when every row fits, the set (and its order) is as before.
+        let everyRowFits = pool.count <= limit
+            && pool.compactMap { demo($0, answer: $0.target) }.reduce(0) { $0 + Self.tokens($1) } <= input.search.demoTokens
+        let confused = everyRowFits ? [] : Self.confusedClasses(input.batch, classes: classes)
+        picker.takeConfused(confused.map(\.label), rows: shuffled, demo: shownDemo)
+        picker.balance(classes: classes, rows: shuffled, demo: shownDemo)
         let chosen = picker.chosen
         guard !chosen.isEmpty else { return nil }
         // Interleave classes in a seeded order, so the last worked example is not always the same answer.
@@ -67,7 +75,25 @@ public struct DemosOperator: CandidateOperator {
         let text = file.withDemos(ordered.map(\.demo)).render().withoutControlCharacters
         // The same worked examples as a rejected candidate of this run: nothing new to try.
         guard text != input.current, !input.rejected.rejects(demoIDs: ordered.map(\.id)) else { return nil }
-        return proposal(text, demos: ordered, errors: errors, keptIDs: keptIDs, ownAnswers: ownAnswers, movedInstruction: file != read, input: input)
+        return proposal(
+            text, demos: ordered, errors: errors, keptIDs: keptIDs, ownAnswers: ownAnswers, confused: confused, movedInstruction: file != read,
+            input: input)
+    }
+
+    /// The classes the prompt confuses: for each wrong answer on the minibatch, its expected class
+    /// and the class it gave (when that is one of `classes`), most often confused first; ties in
+    /// `classes`' order. A class appears once, with how many wrong answers it took part in.
+    static func confusedClasses(_ batch: [ExampleOutcome], classes: [String]) -> [(label: String, count: Int)] {
+        let canonical = Dictionary(classes.map { ($0.lowercased(), $0) }, uniquingKeysWith: { first, _ in first })
+        var counts: [String: Int] = [:]
+        for outcome in batch where !outcome.correct {
+            let expected = canonical[outcome.example.target.trimmingCharacters(in: .whitespaces).lowercased()]
+            let given = canonical[outcome.score.extracted.trimmingCharacters(in: .whitespaces).lowercased()]
+            for label in Set([expected, given].compactMap { $0 }) { counts[label, default: 0] += 1 }
+        }
+        let ranked: [(label: String, count: Int)] = classes.compactMap { label in counts[label].map { (label, $0) } }
+        let order = Dictionary(classes.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        return ranked.sorted { a, b in a.count != b.count ? a.count > b.count : order[a.label, default: 0] < order[b.label, default: 0] }
     }
 
     /// The model's own answers to the train rows it got right, by row id: one line each, short
@@ -85,7 +111,7 @@ public struct DemosOperator: CandidateOperator {
     /// The candidate with its summary, its feedback (why these worked examples) and the `Demos:` ids.
     private func proposal(
         _ text: String, demos: [(id: String, label: String, demo: PromptFile.Demo)], errors: [Example], keptIDs: Set<String>,
-        ownAnswers: [String: String], movedInstruction: Bool, input: OperatorInput
+        ownAnswers: [String: String], confused: [(label: String, count: Int)], movedInstruction: Bool, input: OperatorInput
     ) -> ProposedCandidate {
         let ids = demos.map(\.id)
         let fromErrors = errors.filter { ids.contains($0.id) }.count
@@ -102,6 +128,13 @@ public struct DemosOperator: CandidateOperator {
             Worked examples show the model the expected answers directly: \(fromErrors) of the rows it got wrong, \
             then \(input.labels.isEmpty ? "rows it answered right, in its own words (\(own))" : "rows of under-represented classes (\(Self.classCounts(demos.map(\.label))))").
             """
+        if !confused.isEmpty {
+            // Label names come from grad.toml; a task without a label set names dataset text, so only counts.
+            let named = input.labels.isEmpty
+                ? "\(confused.count) answer\(confused.count == 1 ? "" : "s") it mixes up"
+                : confused.map { "\($0.label) \($0.count)" }.joined(separator: ", ")
+            feedback += "\nRows of the classes the prompt confused on the minibatch come first (\(named)): they take up to half the places left after the errors."
+        }
         if let limit = input.rejected.demoLimit, let refused = input.rejected.refusedDemoGrowth.min() {
             feedback += "\nThe holdout refused a set of \(refused) worked examples in this run; this one shows at most \(limit)."
         }
@@ -129,6 +162,26 @@ public struct DemosOperator: CandidateOperator {
             guard chosen.count < maxDemos, !chosen.contains(where: { $0.id == id }), tokens <= budget else { return }
             budget -= tokens
             chosen.append((id, label, item))
+        }
+
+        /// Adds rows of the confused classes, one class after another in the given order, until half
+        /// of the places left are taken (at least one row) or none of their rows fits.
+        mutating func takeConfused(_ classes: [String], rows: [Example], demo: (Example) -> PromptFile.Demo?) {
+            guard !classes.isEmpty, chosen.count < maxDemos else { return }
+            let quota = chosen.count + max(1, (maxDemos - chosen.count) / 2)
+            var queues = classes.map { label in rows.filter { $0.target.lowercased() == label.lowercased() } }
+            var progress = true
+            while chosen.count < quota && progress {
+                progress = false
+                for index in queues.indices where chosen.count < quota {
+                    while let row = queues[index].first {
+                        queues[index].removeFirst()
+                        let before = chosen.count
+                        if let item = demo(row) { take(row.id, row.target, item) }
+                        if chosen.count > before { progress = true; break }
+                    }
+                }
+            }
         }
 
         /// Adds rows of the classes least represented so far (in `rows`' order) until full or
