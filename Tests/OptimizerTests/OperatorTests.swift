@@ -280,6 +280,35 @@ import Testing
         #expect(summary.accepted == 1 && summary.finalHoldout == 1.0)
     }
 
+    @Test("a worked-example set outranked by a better one of its step is not a refusal: demos does not halve after it")
+    func anOutrankedSetDoesNotHalveTheRows() async throws {
+        let directory = try TemporaryDirectory()
+        let repo = try ToyTask(trainCount: 24).makeRepository(
+            in: directory, search: "operators = [\"demos\"]\nvariants = 2\nsteps = 2\nmax_demos = 8")
+        // With any worked examples the fake task model gets every holdout row right, so both sets
+        // of step 1 pass and tie (v1 wins, v2 is outranked); the odd train rows stay wrong, so
+        // step 2 has errors to swap in.
+        let server = FakeLLMServer(script: { request in
+            guard let match = request.lastUserMessage.firstMatch(of: /item #(\d+)/), let n = Int(match.1) else { return .completion("- Say which items are b.") }
+            let (label, demos) = (n % 3 == 0 ? "b" : "a", request.messages.filter { $0.role == "assistant" }.count)
+            let correct = n % 2 == 0 || (demos > 0 && n > 100)
+            return .completion(correct ? label : (label == "a" ? "b" : "a"))
+        })
+        try server.start()
+        defer { server.stop() }
+        let (summary, _) = try await runOptimizer(repo: repo, server: server)
+        func shown(_ step: Int, _ variant: Int) throws -> Int {
+            let text = try trailers("grad/\(summary.run)/s\(step)v\(variant)~1", in: repo)
+            return try #require(text.split(separator: "\n").first { $0.hasPrefix("Demos: ") }).split(separator: " ").count - 1
+        }
+        let verdict = try git(["log", "-1", "--format=%(trailers:key=Verdict,valueonly)", "grad/\(summary.run)/s1v2"], in: repo)
+        #expect(verdict.hasPrefix(Verdict.outrankedPrefix), "\(verdict)")
+        #expect(try shown(1, 1) == 8 && shown(1, 2) == 8)
+        // Had the outranked set counted as refused, step 2 would show at most 4.
+        #expect(try shown(2, 1) == 8)
+        #expect(!(try git(["log", "-1", "--format=%B", "grad/\(summary.run)/s2v1~1"], in: repo)).contains("The holdout refused"))
+    }
+
     @Test func withoutALabelSetDemosShowTheModelsOwnRightAnswersAndStateTheInstructionOnce() async throws {
         let row = { (id: String, text: String, count: String) in Example(id: id, fields: ["text": text, "label": count], target: count, source: "t:1") }
         let train = (1...12).map { row("t\($0)", "I have \($0) apples and a pear. How many fruits?", String($0 + 1)) }
