@@ -37,7 +37,7 @@ fi
 
 echo "quickstart: optimizing $RUN_DIR with the embedded models (task 0.5B, optimizer 1.5B)" >&2
 # sample-repo holds two tasks; the quickstart optimizes the router (TASK=reviews for the other).
-"$BIN" -C "$RUN_DIR" optimize --task "${TASK:-router}" --steps "${STEPS:-3}" --variants "${VARIANTS:-3}" ${SEED:+--seed "$SEED"}
+"$BIN" -C "$RUN_DIR" optimize --task "${TASK:-router}" --steps "${STEPS:-3}" --variants "${VARIANTS:-2}" ${SEED:+--seed "$SEED"}
 
 echo
 "$BIN" -C "$RUN_DIR" log --task "${TASK:-router}"
