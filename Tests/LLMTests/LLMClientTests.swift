@@ -104,7 +104,9 @@ func ask(_ text: String, sample: Int = 0) -> ChatRequest {
             server.inject([.hang])
             let response = try await client(server, timeout: 0.5).complete(ask("hang"))
             #expect(response.text == "late but fine")
-            #expect(server.requests.count == 2)
+            // The hang and at least one retry; on a loaded 2-core machine (the suite runs tests in
+            // parallel) a retry can pass the 0.5 s timeout too, which made `== 2` fail once in CI.
+            #expect(server.requests.count >= 2)
         }
     }
 
