@@ -40,7 +40,12 @@ public struct DemosOperator: CandidateOperator {
         // 1. The step's errors: the rows the current prompt gets wrong teach the most. A prompt that
         //    already has worked examples keeps most of them: only a few are swapped per step.
         var idByDemo: [String: String] = [:]
-        for row in pool { if let item = demo(row, answer: row.target) { idByDemo[item.user] = row.id } }
+        var everyRowTokens = 0
+        for row in pool {
+            guard let item = demo(row, answer: row.target) else { continue }
+            idByDemo[item.user] = row.id
+            everyRowTokens += Self.tokens(item)
+        }
         let existingIDs = Set(file.demos.compactMap { idByDemo[$0.user] })
         let swaps = file.demos.isEmpty ? max(1, limit / 2) : max(1, limit / 4)
         var errorGenerator = input.generator(0xe44)
@@ -63,8 +68,7 @@ public struct DemosOperator: CandidateOperator {
         //    Then class balance: rows of the classes least represented so far, seeded.
         let classes = input.labels.isEmpty ? Array(Set(pool.map(\.target))).sorted() : input.labels
         //    Only where the caps leave a choice: when every row fits, the set (and its order) is as before.
-        let everyRowFits = pool.count <= limit
-            && pool.compactMap { demo($0, answer: $0.target) }.reduce(0) { $0 + Self.tokens($1) } <= input.search.demoTokens
+        let everyRowFits = pool.count <= limit && everyRowTokens <= input.search.demoTokens
         let confused = everyRowFits ? [] : Self.confusedClasses(input.batch, classes: classes)
         picker.takeConfused(confused.map(\.label), rows: shuffled, demo: shownDemo)
         picker.balance(classes: classes, rows: shuffled, demo: shownDemo)
